@@ -1,0 +1,109 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { EmulatorInfo } from './emulator';
+import { OPTIONS_ENV, type ChildMessage, type ParentMessage, type SerializableEmulatorOptions } from './ipc';
+
+export interface StartEmulatorOptions extends SerializableEmulatorOptions {
+  /** Where the emulator's log lines go: kept in memory (`pipe`, see `logs()`), or this process's output. */
+  readonly output?: 'pipe' | 'inherit';
+}
+
+/** A running emulator process, as tests, benchmarks and `npm start` use it. */
+export interface RunningEmulator {
+  readonly info: EmulatorInfo;
+  readonly pid: number;
+  /** Connection strings of the devices known at start or created through `ensureDevices`. */
+  deviceConnectionString(deviceId: string): string;
+  /** Creates the devices that do not exist yet; returns their connection strings. */
+  ensureDevices(deviceIds: readonly string[]): Promise<Record<string, string>>;
+  /** Log lines printed so far (with `output: 'pipe'`). */
+  logs(): string;
+  /** Stops the process and waits until its ports are released. */
+  stop(): Promise<void>;
+}
+
+// The emulator runs in its own process: aedes is an ES module, the emulator's sockets and timers never keep a
+// test runner alive, and a restart is a real restart. Under ts-jest this file runs from source, so use the build.
+const CLI_PATH = __filename.endsWith('.ts')
+  ? join(__dirname, '..', 'dist', 'emulator', 'cli.js')
+  : join(__dirname, 'cli.js');
+
+export async function startEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator> {
+  const { output = 'pipe', ...emulatorOptions } = options;
+  const child = fork(CLI_PATH, [], {
+    env: { ...process.env, [OPTIONS_ENV]: JSON.stringify(emulatorOptions) },
+    stdio: output === 'inherit' ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let logs = '';
+  child.stdout?.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const ready = await new Promise<Extract<ChildMessage, { type: 'ready' }>>((resolve, reject) => {
+    const onMessage = (message: ChildMessage) => {
+      if (message.type === 'ready') resolve(message);
+      else if (message.type === 'failed') reject(new Error(message.error));
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`The emulator exited with code ${code ?? '?'} before it was ready.\n${logs}`)));
+  });
+  return new EmulatorProcess(child, ready.info, ready.deviceConnectionStrings, exited, () => logs);
+}
+
+class EmulatorProcess implements RunningEmulator {
+  private nextRequestId = 1;
+  private readonly waiting = new Map<number, { resolve: (v: Record<string, string>) => void; reject: (e: Error) => void }>();
+
+  constructor(
+    private readonly child: ChildProcess,
+    readonly info: EmulatorInfo,
+    private readonly connectionStrings: Record<string, string>,
+    private readonly exited: Promise<void>,
+    readonly logs: () => string,
+  ) {
+    child.on('message', (message: ChildMessage) => {
+      if (message.type !== 'devices') return;
+      const waiter = this.waiting.get(message.requestId);
+      this.waiting.delete(message.requestId);
+      if (message.error !== undefined || !message.deviceConnectionStrings) waiter?.reject(new Error(message.error));
+      else {
+        Object.assign(this.connectionStrings, message.deviceConnectionStrings);
+        waiter?.resolve(message.deviceConnectionStrings);
+      }
+    });
+    child.once('exit', () => {
+      for (const waiter of this.waiting.values()) waiter.reject(new Error('The emulator exited.'));
+      this.waiting.clear();
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  deviceConnectionString(deviceId: string): string {
+    const value = this.connectionStrings[deviceId];
+    if (!value) throw new Error(`Device ${deviceId} was not created through this emulator handle.`);
+    return value;
+  }
+
+  ensureDevices(deviceIds: readonly string[]): Promise<Record<string, string>> {
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(requestId, { resolve, reject });
+      this.send({ type: 'ensure-devices', requestId, deviceIds: [...deviceIds] });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      if (this.child.connected) this.send({ type: 'stop' });
+      else this.child.kill('SIGTERM');
+    }
+    await this.exited;
+  }
+
+  private send(message: ParentMessage): void {
+    this.child.send(message);
+  }
+}

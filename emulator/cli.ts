@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+import { Emulator, type EmulatorOptions } from './emulator';
+import { EMULATOR_USAGE, parseEmulatorArgs, UsageError } from './config';
+import { OPTIONS_ENV, type ChildMessage, type ParentMessage, type SerializableEmulatorOptions } from './ipc';
+
+/**
+ * Entry point of `npm run emulator`. Forked by the programmatic API (emulator/api.ts) it takes its options from
+ * the environment and talks over IPC instead of printing the banner.
+ */
+async function main(): Promise<void> {
+  const forked = typeof process.send === 'function';
+  let options: EmulatorOptions;
+  if (forked && process.env[OPTIONS_ENV]) {
+    options = JSON.parse(process.env[OPTIONS_ENV]) as SerializableEmulatorOptions;
+  } else {
+    const command = parseEmulatorArgs(process.argv.slice(2), process.env);
+    if (command.help) {
+      console.log(EMULATOR_USAGE);
+      return;
+    }
+    options = command.options;
+  }
+
+  const emulator = await Emulator.start(options);
+  const connectionStrings = () =>
+    Object.fromEntries(emulator.registry.records().map((d) => [d.deviceId, emulator.deviceConnectionString(d.deviceId)]));
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= emulator.stop().then(() => {
+      process.disconnect?.();
+    });
+    return stopping;
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+
+  if (forked) {
+    const send = (message: ChildMessage) => process.send?.(message);
+    process.on('message', (message: ParentMessage) => {
+      if (message.type === 'stop') {
+        void stop();
+      } else {
+        emulator
+          .ensureDevices(message.deviceIds)
+          .then(() => {
+            const all = connectionStrings();
+            const wanted = Object.fromEntries(message.deviceIds.map((id) => [id, all[id] ?? '']));
+            send({ type: 'devices', requestId: message.requestId, deviceConnectionStrings: wanted });
+          })
+          .catch((error: unknown) => {
+            send({ type: 'devices', requestId: message.requestId, error: (error as Error).message });
+          });
+      }
+    });
+    // A parent that dies must not leave the emulator running.
+    process.once('disconnect', () => void stop());
+    send({ type: 'ready', info: emulator.info, deviceConnectionStrings: connectionStrings() });
+    return;
+  }
+  printBanner(emulator, options.devices ?? []);
+}
+
+function printBanner(emulator: Emulator, createdDevices: readonly string[]): void {
+  const { info } = emulator;
+  const lines = [
+    `IoT Hub emulator "${info.hubName}" is running (Ctrl+C to stop).`,
+    `  Devices (MQTT over TLS):  localhost:${info.mqttPort}`,
+    `  Service API (HTTPS):      https://localhost:${info.httpsPort}`,
+    `  CA certificate:           ${info.caPath}`,
+    `      trust it with NODE_EXTRA_CA_CERTS=${info.caPath}  (or the SDK's setOptions({ ca }))`,
+    `  Data directory:           ${info.dataDir}`,
+    '',
+    'Service connection string (IOTHUB_SERVICE_CONNECTION_STRING):',
+    `  ${info.serviceConnectionString}`,
+  ];
+  for (const deviceId of createdDevices) {
+    lines.push('', `Device ${deviceId} (IOTHUB_DEVICE_CONNECTION_STRING):`, `  ${emulator.deviceConnectionString(deviceId)}`);
+  }
+  console.log(lines.join('\n'));
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof UsageError ? error.message : `The emulator could not start: ${(error as Error).message}`;
+  console.error(message);
+  process.send?.({ type: 'failed', error: message } satisfies ChildMessage);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+  process.disconnect?.();
+});

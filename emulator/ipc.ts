@@ -1,0 +1,15 @@
+import type { EmulatorInfo, EmulatorOptions } from './emulator';
+
+/** Messages between the programmatic API (parent) and an emulator process it forked (child). */
+export type ParentMessage =
+  | { type: 'ensure-devices'; requestId: number; deviceIds: string[] }
+  | { type: 'stop' };
+
+export type ChildMessage =
+  | { type: 'ready'; info: EmulatorInfo; deviceConnectionStrings: Record<string, string> }
+  | { type: 'devices'; requestId: number; deviceConnectionStrings?: Record<string, string>; error?: string }
+  | { type: 'failed'; error: string };
+
+/** Options passed to a forked emulator through its environment, as JSON. */
+export const OPTIONS_ENV = 'IOTHUB_EMULATOR_OPTIONS_JSON';
+export type SerializableEmulatorOptions = Omit<EmulatorOptions, 'log'>;

@@ -1,0 +1,259 @@
+import { EventEmitter } from 'node:events';
+import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type Server } from 'node:tls';
+import type { Aedes, Client, PublishPacket, Subscription } from 'aedes' with { 'resolution-mode': 'import' };
+import type { Logger } from '../log';
+import type { TlsMaterial } from '../certificates';
+import type { DeviceRegistry } from '../registry';
+import type { TelemetryLog } from '../telemetry-log';
+import { authenticateDevice, type DeviceAuthContext } from './device-auth';
+import { DeviceTwins } from './twins';
+import { isAllowedDeviceSubscription, METHODS_SUBSCRIPTION, methodRequestTopic, parseDevicePublishTopic } from './topics';
+
+/** IoT Hub's limit for one device-to-cloud message. */
+export const MAX_TELEMETRY_BYTES = 256 * 1024;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface MqttFrontOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsMaterial;
+  readonly auth: DeviceAuthContext;
+  readonly registry: DeviceRegistry;
+  readonly telemetry: TelemetryLog;
+  readonly log: Logger;
+}
+
+interface MqttFrontEvents {
+  'method-response': [deviceId: string, requestId: string, status: number, payload: Buffer];
+  /** The device is connected and subscribed to direct methods. */
+  'methods-ready': [deviceId: string];
+  disconnected: [deviceId: string];
+}
+
+interface ConnectedDevice {
+  readonly client: Client;
+  readonly expiryTimer: NodeJS.Timeout;
+}
+
+/** The device side of the emulator: MQTT 3.1.1 over TLS (aedes behind Node's TLS server), IoT Hub's rules. */
+export class MqttFront extends EventEmitter<MqttFrontEvents> {
+  private readonly devices = new Map<string, ConnectedDevice>();
+  private readonly sockets = new Set<Socket>();
+  private readonly twins = new DeviceTwins();
+
+  private constructor(
+    private readonly options: MqttFrontOptions,
+    private readonly broker: Aedes,
+    private readonly server: Server,
+  ) {
+    super();
+  }
+
+  static async start(options: MqttFrontOptions): Promise<MqttFront> {
+    // aedes 1.x is an ES module; a dynamic import keeps the emulator CommonJS like the rest of the project.
+    const { Aedes } = await import('aedes');
+    let front: MqttFront | undefined;
+    const broker = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => {
+        front?.authenticate(client, username, password, done);
+      },
+      authorizePublish: (client, packet, done) => {
+        if (!front) return done(new Error('starting'));
+        front.authorizePublish(client, packet, done);
+      },
+      authorizeSubscribe: (client, subscription, done) => {
+        if (!front) return done(new Error('starting'));
+        front.authorizeSubscribe(client, subscription, done);
+      },
+    });
+    const server = createServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, (socket) => {
+      broker.handle(socket);
+    });
+    front = new MqttFront(options, broker, server);
+    front.wireEvents();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return front;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  get connectedDeviceCount(): number {
+    return this.devices.size;
+  }
+
+  isConnected(deviceId: string): boolean {
+    return this.devices.has(deviceId);
+  }
+
+  /** True when the device is online and has subscribed to direct methods, so a request would reach it. */
+  acceptsMethods(deviceId: string): boolean {
+    const device = this.devices.get(deviceId);
+    return !!device && hasSubscription(device.client, METHODS_SUBSCRIPTION);
+  }
+
+  /** Sends a direct-method request to the device's current connection (QoS 0, as IoT Hub). */
+  sendMethodRequest(deviceId: string, methodName: string, requestId: string, payload: Buffer): boolean {
+    const device = this.devices.get(deviceId);
+    if (!device) return false;
+    device.client.publish(publishPacket(methodRequestTopic(methodName, requestId), payload), ignoreWriteError);
+    return true;
+  }
+
+  /** Drops the device's connection, e.g. after it was disabled or deleted. */
+  disconnect(deviceId: string): void {
+    this.devices.get(deviceId)?.client.close();
+  }
+
+  async close(): Promise<void> {
+    for (const { expiryTimer } of this.devices.values()) clearTimeout(expiryTimer);
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.broker.close(() => resolve()));
+    await serverClosed;
+    this.devices.clear();
+  }
+
+  private wireEvents(): void {
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('tlsClientError', (error, socket) => {
+      this.options.log.warn(`TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${error.message}`);
+    });
+    this.broker.on('clientReady', (client) => {
+      this.onClientReady(client);
+    });
+    this.broker.on('clientDisconnect', (client) => {
+      this.onClientGone(client);
+    });
+    this.broker.on('subscribe', (subscriptions, client) => {
+      if (subscriptions.some((s) => s.topic === METHODS_SUBSCRIPTION) && this.devices.get(client.id)?.client === client) {
+        this.emit('methods-ready', client.id);
+      }
+    });
+    this.broker.on('clientError', (client, error) => {
+      this.options.log.warn(`device ${JSON.stringify(client.id)} connection error: ${error.message}`);
+    });
+    this.options.registry.on('revoked', (deviceId) => {
+      this.disconnect(deviceId);
+    });
+  }
+
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: (Error & { returnCode: number }) | null, success: boolean | null) => void,
+  ): void {
+    const verdict = authenticateDevice(this.options.auth, client.id, username, password);
+    if (verdict.ok) {
+      tokenExpiries.set(client, verdict.expiry);
+      done(null, true);
+      return;
+    }
+    const address = (client.conn as Partial<Socket>).remoteAddress ?? '?';
+    this.options.log.warn(`refused device ${JSON.stringify(client.id)} from ${address}: ${verdict.reason}`);
+    done(Object.assign(new Error(verdict.reason), { returnCode: verdict.returnCode }), null);
+  }
+
+  private onClientReady(client: Client): void {
+    const expiry = tokenExpiries.get(client);
+    const previous = this.devices.get(client.id);
+    if (previous) clearTimeout(previous.expiryTimer);
+    // IoT Hub closes a connection when its SAS token expires; the SDK renews by reconnecting.
+    const expiryTimer = setTimeout(
+      () => client.close(),
+      Math.min(MAX_TIMER_MS, Math.max(0, (expiry ?? Infinity) * 1000 - Date.now())),
+    );
+    expiryTimer.unref();
+    this.devices.set(client.id, { client, expiryTimer });
+    this.options.registry.setConnectionState(client.id, true);
+    this.options.log.info(`device ${JSON.stringify(client.id)} connected`);
+    if (hasSubscription(client, METHODS_SUBSCRIPTION)) this.emit('methods-ready', client.id);
+  }
+
+  private onClientGone(client: Client): void {
+    const current = this.devices.get(client.id);
+    if (current?.client !== client) return; // an older connection taken over by a newer one
+    clearTimeout(current.expiryTimer);
+    this.devices.delete(client.id);
+    this.options.registry.setConnectionState(client.id, false);
+    this.options.log.info(`device ${JSON.stringify(client.id)} disconnected`);
+    this.emit('disconnected', client.id);
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    if (!client) return done(null); // the broker's own messages
+    if (packet.qos === 2) return done(new Error('QoS 2 is not supported by IoT Hub'));
+    const topic = parseDevicePublishTopic(client.id, packet.topic);
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    switch (topic.kind) {
+      case 'telemetry': {
+        if (payload.length > MAX_TELEMETRY_BYTES) {
+          return done(new Error(`telemetry message of ${payload.length} bytes exceeds ${MAX_TELEMETRY_BYTES}`));
+        }
+        const device = this.options.registry.find(client.id);
+        this.options.telemetry.append({
+          deviceId: client.id,
+          authGenerationId: device?.generationId ?? '',
+          body: payload,
+          systemProperties: topic.properties.system,
+          applicationProperties: topic.properties.user,
+        });
+        return done(null);
+      }
+      case 'method-response':
+        this.emit('method-response', client.id, topic.requestId, topic.status, payload);
+        return done(null);
+      case 'twin-get':
+      case 'twin-reported': {
+        const reply = this.twins.handle(client.id, topic, payload);
+        client.publish(publishPacket(reply.topic, reply.payload), ignoreWriteError);
+        return done(null);
+      }
+      case 'invalid':
+        this.options.log.warn(`device ${JSON.stringify(client.id)} may not publish to ${JSON.stringify(packet.topic)}: ${topic.reason}`);
+        return done(new Error(topic.reason));
+    }
+  }
+
+  private authorizeSubscribe(
+    client: Client,
+    subscription: Subscription,
+    done: (error: Error | null, subscription?: Subscription | null) => void,
+  ): void {
+    if (subscription.qos === 2) return done(new Error('QoS 2 is not supported by IoT Hub'));
+    if (!isAllowedDeviceSubscription(client.id, subscription.topic)) {
+      this.options.log.warn(`device ${JSON.stringify(client.id)} may not subscribe to ${JSON.stringify(subscription.topic)}`);
+      return done(null, null); // SUBACK failure (0x80) for this filter
+    }
+    done(null, subscription);
+  }
+}
+
+/** Token expiry per connection, recorded at authentication. */
+const tokenExpiries = new WeakMap<Client, number>();
+
+function hasSubscription(client: Client, filter: string): boolean {
+  const subscriptions = (client as Client & { subscriptions?: Record<string, unknown> }).subscriptions;
+  return !!subscriptions && Object.prototype.hasOwnProperty.call(subscriptions, filter);
+}
+
+/** aedes requires a callback; write errors already close the connection, which fails pending calls. */
+function ignoreWriteError(): void {
+  // nothing to do
+}
+
+function publishPacket(topic: string, payload: Buffer): PublishPacket {
+  return { cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false };
+}

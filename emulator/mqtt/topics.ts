@@ -1,0 +1,115 @@
+/** Parsing and building of the MQTT topics IoT Hub uses with devices. */
+
+export interface TelemetryProperties {
+  /** System properties by their long names (messageId, correlationId, contentType, ...). */
+  readonly system: Readonly<Record<string, string>>;
+  /** The device's own (user) properties. */
+  readonly user: Readonly<Record<string, string>>;
+}
+
+/** Short property-bag names the device SDK writes for system properties (`$.mid`), and their long names. */
+const SYSTEM_PROPERTY_NAMES: Readonly<Record<string, string>> = {
+  '$.mid': 'messageId',
+  '$.cid': 'correlationId',
+  '$.uid': 'userId',
+  '$.to': 'to',
+  '$.ct': 'contentType',
+  '$.ce': 'contentEncoding',
+  '$.exp': 'absoluteExpiryTime',
+  '$.ifid': 'interfaceId',
+  '$.cdid': 'connectionDeviceId',
+  '$.cmid': 'connectionModuleId',
+};
+
+export type DeviceTopic =
+  | { kind: 'telemetry'; properties: TelemetryProperties }
+  | { kind: 'method-response'; status: number; requestId: string }
+  | { kind: 'twin-get'; requestId: string }
+  | { kind: 'twin-reported'; requestId: string }
+  | { kind: 'invalid'; reason: string };
+
+const METHOD_RESPONSE = /^\$iothub\/methods\/res\/(-?\d{1,10})\/\?(.*)$/;
+const TWIN_GET = /^\$iothub\/twin\/GET\/\?(.*)$/;
+const TWIN_REPORTED = /^\$iothub\/twin\/PATCH\/properties\/reported\/\?(.*)$/;
+
+/** Classifies a topic a device publishes to; anything outside its own topics is `invalid`. */
+export function parseDevicePublishTopic(deviceId: string, topic: string): DeviceTopic {
+  const telemetryPrefix = `devices/${deviceId}/messages/events/`;
+  if (topic.startsWith(telemetryPrefix)) {
+    const properties = parsePropertyBag(topic.slice(telemetryPrefix.length));
+    return properties ? { kind: 'telemetry', properties } : { kind: 'invalid', reason: 'malformed property bag' };
+  }
+  if (topic === `devices/${deviceId}/messages/events`) return { kind: 'telemetry', properties: { system: {}, user: {} } };
+
+  const methodResponse = METHOD_RESPONSE.exec(topic);
+  if (methodResponse) {
+    const requestId = readRequestId(methodResponse[2] ?? '');
+    return requestId === undefined
+      ? { kind: 'invalid', reason: 'method response without $rid' }
+      : { kind: 'method-response', status: Number(methodResponse[1]), requestId };
+  }
+  const twinGet = TWIN_GET.exec(topic);
+  const twinReported = TWIN_REPORTED.exec(topic);
+  const twinQuery = twinGet?.[1] ?? twinReported?.[1];
+  if (twinQuery !== undefined) {
+    const requestId = readRequestId(twinQuery);
+    if (requestId === undefined) return { kind: 'invalid', reason: 'twin request without $rid' };
+    return twinGet ? { kind: 'twin-get', requestId } : { kind: 'twin-reported', requestId };
+  }
+  return { kind: 'invalid', reason: 'not a topic this device may publish to' };
+}
+
+/** Topic filters a device may subscribe to. */
+export function isAllowedDeviceSubscription(deviceId: string, filter: string): boolean {
+  return (
+    filter === `devices/${deviceId}/messages/devicebound/#` ||
+    filter === '$iothub/methods/POST/#' ||
+    filter === '$iothub/twin/res/#' ||
+    filter === '$iothub/twin/PATCH/properties/desired/#'
+  );
+}
+
+export const METHODS_SUBSCRIPTION = '$iothub/methods/POST/#';
+
+export function methodRequestTopic(methodName: string, requestId: string): string {
+  return `$iothub/methods/POST/${methodName}/?$rid=${requestId}`;
+}
+
+export function twinResponseTopic(status: number, requestId: string, version?: number): string {
+  return `$iothub/twin/res/${status}/?$rid=${requestId}${version === undefined ? '' : `&$version=${version}`}`;
+}
+
+/**
+ * Reads `key=value&...` pairs whose keys and values went through encodeURIComponent; `%24.mid` is `$.mid`.
+ * Returns undefined when an escape is malformed.
+ */
+export function parsePropertyBag(bag: string): TelemetryProperties | undefined {
+  const system: Record<string, string> = {};
+  const user: Record<string, string> = {};
+  if (bag === '') return { system, user };
+  for (const pair of bag.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    let key: string;
+    let value: string;
+    try {
+      key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
+      value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
+    } catch {
+      return undefined;
+    }
+    if (key === '') return undefined;
+    const systemName = SYSTEM_PROPERTY_NAMES[key];
+    if (systemName) system[systemName] = value;
+    else if (key.startsWith('$.')) system[key.slice(2)] = value;
+    else user[key] = value;
+  }
+  return { system, user };
+}
+
+function readRequestId(query: string): string | undefined {
+  for (const pair of query.split('&')) {
+    if (pair.startsWith('$rid=') && pair.length > 5) return pair.slice(5);
+  }
+  return undefined;
+}

@@ -1,0 +1,28 @@
+/**
+ * IoT Hub's documented limits for direct methods and identities. Shared by the function's validation (so that a
+ * bad request is refused before it costs a hub call) and by the emulator (which enforces them as the hub does).
+ */
+export const METHOD_PAYLOAD_MAX_BYTES = 128 * 1024;
+export const RESPONSE_TIMEOUT = { min: 5, max: 300, default: 30 } as const;
+export const CONNECT_TIMEOUT = { min: 0, max: 300, default: 0 } as const;
+
+const DEVICE_ID = /^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$/;
+/** Method names travel in an MQTT topic level, so no `/`, `+`, `#`, `?`, spaces or control characters. */
+const METHOD_NAME = /^[\x21-\x7e]{1,128}$/;
+const METHOD_NAME_FORBIDDEN = /[/+#?]/;
+
+export const DEVICE_ID_RULE = "up to 128 ASCII letters, digits and the characters - . % _ * ? ! ( ) , : = @ $ '";
+export const METHOD_NAME_RULE = 'up to 128 printable ASCII characters other than / + # ? and spaces';
+
+export function isValidDeviceId(id: string): boolean {
+  return DEVICE_ID.test(id);
+}
+
+export function isValidMethodName(name: string): boolean {
+  return METHOD_NAME.test(name) && !METHOD_NAME_FORBIDDEN.test(name);
+}
+
+/** Bytes of a payload as it travels (JSON text, UTF-8). */
+export function payloadBytes(payload: unknown): number {
+  return Buffer.byteLength(JSON.stringify(payload ?? null), 'utf8');
+}
