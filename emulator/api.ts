@@ -104,6 +104,9 @@ class EmulatorProcess implements RunningEmulator {
   }
 
   private send(message: ParentMessage): void {
-    this.child.send(message);
+    // With a callback, a channel that just closed (the child stopping on its own, e.g. on Ctrl+C) is not an error event.
+    this.child.send(message, (error) => {
+      if (error && message.type === 'ensure-devices') this.waiting.get(message.requestId)?.reject(error);
+    });
   }
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+import { existsSync, readFileSync } from 'node:fs';
+import { createIotHubRegistry } from '../src/lib/iothub-client';
+import { parseConnectionString } from '../src/lib/connection-string';
+import { DEFAULT_EMULATOR_CA_CERT, readIotHubSettings } from '../src/lib/settings';
+import { DEVICE_SIM_USAGE, parseDeviceSimArgs, UsageError, type DeviceSimCommand } from './config';
+import { SimulatedDevice } from './simulated-device';
+import { simulatedDeviceIds, ensureDeviceConnectionStrings } from './fleet';
+
+async function main(): Promise<void> {
+  const command = parseDeviceSimArgs(process.argv.slice(2), process.env);
+  if (command.kind === 'help') {
+    console.log(DEVICE_SIM_USAGE);
+    return;
+  }
+  const connectionStrings = await resolveConnectionStrings(command);
+  const ca = readCa(command, connectionStrings[0] ?? '');
+  const single = connectionStrings.length === 1;
+  const devices = connectionStrings.map(
+    (connectionString) =>
+      new SimulatedDevice({
+        connectionString,
+        intervalSeconds: command.intervalSeconds,
+        logTelemetry: single && !command.quiet,
+        ...(ca ? { ca } : {}),
+      }),
+  );
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('Stopping the simulated device(s)...');
+    void Promise.all(devices.map((device) => device.stop())).then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+
+  await Promise.all(devices.map((device) => device.start()));
+  console.log(`${devices.length} simulated device(s) running (Ctrl+C to stop).`);
+  if (!single) {
+    setInterval(() => {
+      const sent = devices.reduce((sum, device) => sum + device.messagesSent, 0);
+      console.log(`${devices.length} devices, ${sent} telemetry messages sent so far`);
+    }, 10_000).unref();
+  }
+}
+
+async function resolveConnectionStrings(command: Extract<DeviceSimCommand, { kind: 'run' }>): Promise<string[]> {
+  if (command.devices === undefined) return [command.connectionString ?? ''];
+  const settings = readIotHubSettings({ ...process.env, IOTHUB_SERVICE_CONNECTION_STRING: command.serviceConnectionString });
+  const gateway =
+    command.gateway ??
+    (command.connectionString ? parseConnectionString(command.connectionString)?.get('GatewayHostName') : undefined) ??
+    (settings.auth === 'shared-access-key' && settings.emulator ? 'localhost:8883' : undefined);
+  return ensureDeviceConnectionStrings(createIotHubRegistry(settings), settings.hostName, simulatedDeviceIds(command.devices), gateway);
+}
+
+/** The emulator's CA when the connection string points at a gateway (the emulator) and no CA was given. */
+function readCa(command: Extract<DeviceSimCommand, { kind: 'run' }>, connectionString: string): string | undefined {
+  const usesGateway = parseConnectionString(connectionString)?.has('GatewayHostName') ?? false;
+  const path = command.caPath ?? (usesGateway && existsSync(DEFAULT_EMULATOR_CA_CERT) ? DEFAULT_EMULATOR_CA_CERT : undefined);
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    throw new UsageError(`Cannot read the CA certificate ${path}; give the path the emulator prints with --ca.`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof UsageError ? error.message : `The device simulator failed: ${(error as Error).message}`);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+});

@@ -1,0 +1,100 @@
+import { parseArgs } from 'node:util';
+import { parseConnectionString } from '../src/lib/connection-string';
+import { MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from './interval';
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const DEVICE_SIM_USAGE = `Usage: npm run device -- [options]
+
+Simulated device(s) on the Azure IoT device SDK (MQTT): telemetry plus the SetTelemetryInterval direct method.
+Works against Azure IoT Hub and the local emulator.
+
+Options (environment variable in brackets):
+  --connection-string <cs>  device connection string [IOTHUB_DEVICE_CONNECTION_STRING]
+  --devices <n>             run n devices sim-device-01..n in this process, created or reused through the
+                            service connection string [IOTHUB_SERVICE_CONNECTION_STRING]
+  --gateway <host:port>     MQTT endpoint of the emulator for --devices (default: from the connection
+                            strings, else localhost:8883)
+  --interval <seconds>      telemetry interval, ${MIN_INTERVAL_SECONDS}..${MAX_INTERVAL_SECONDS} (default 1)
+  --ca <path>               CA certificate to trust [IOTHUB_EMULATOR_CA_CERT] (default: the emulator's, when
+                            the connection string names a GatewayHostName)
+  --quiet                   no line per telemetry message
+  --help                    show this help`;
+
+export type DeviceSimCommand =
+  | { kind: 'help' }
+  | {
+      kind: 'run';
+      connectionString?: string;
+      devices?: number;
+      serviceConnectionString?: string;
+      gateway?: string;
+      intervalSeconds: number;
+      caPath?: string;
+      quiet: boolean;
+    };
+
+const MAX_DEVICES = 10_000;
+
+export function parseDeviceSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv): DeviceSimCommand {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'connection-string': { type: 'string' },
+        devices: { type: 'string' },
+        gateway: { type: 'string' },
+        interval: { type: 'string' },
+        ca: { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\nRun with --help for the options.`);
+  }
+  if (values.help) return { kind: 'help' };
+
+  const intervalText = values.interval ?? '1';
+  const intervalSeconds = Number(intervalText);
+  if (!/^\d+$/.test(intervalText) || intervalSeconds < MIN_INTERVAL_SECONDS || intervalSeconds > MAX_INTERVAL_SECONDS) {
+    throw new UsageError(`--interval must be a whole number of seconds from ${MIN_INTERVAL_SECONDS} to ${MAX_INTERVAL_SECONDS}.`);
+  }
+  const connectionString = values['connection-string'] ?? env.IOTHUB_DEVICE_CONNECTION_STRING;
+  if (connectionString !== undefined) checkDeviceConnectionString(connectionString);
+  const gateway = values.gateway;
+  if (gateway !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(gateway)) {
+    throw new UsageError('--gateway must be host:port, e.g. localhost:8883.');
+  }
+  const caPath = values.ca ?? env.IOTHUB_EMULATOR_CA_CERT;
+  const common = { intervalSeconds, quiet: values.quiet ?? false, ...(caPath ? { caPath } : {}), ...(gateway ? { gateway } : {}) };
+
+  if (values.devices !== undefined) {
+    const devices = Number(values.devices);
+    if (!/^\d+$/.test(values.devices) || devices < 1 || devices > MAX_DEVICES) {
+      throw new UsageError(`--devices must be a whole number from 1 to ${MAX_DEVICES}.`);
+    }
+    const serviceConnectionString = env.IOTHUB_SERVICE_CONNECTION_STRING;
+    if (!serviceConnectionString) {
+      throw new UsageError('--devices needs IOTHUB_SERVICE_CONNECTION_STRING (a service connection string, e.g. the emulator\'s) to create the devices.');
+    }
+    return { kind: 'run', devices, serviceConnectionString, ...(connectionString ? { connectionString } : {}), ...common };
+  }
+  if (!connectionString) {
+    throw new UsageError('Give --connection-string (or IOTHUB_DEVICE_CONNECTION_STRING), or --devices <n>. Run with --help for the options.');
+  }
+  return { kind: 'run', connectionString, ...common };
+}
+
+function checkDeviceConnectionString(text: string): void {
+  const fields = parseConnectionString(text);
+  const missing = ['HostName', 'DeviceId', 'SharedAccessKey'].filter((key) => !fields?.get(key));
+  if (missing.length > 0) {
+    throw new UsageError(`The device connection string lacks ${missing.join(', ')}. Copy it from the emulator's output or from IoT Hub.`);
+  }
+}

@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
+import { installFunctionsCoreShim, type RegisteredFunction } from './functions-core-shim';
+import { loadFunctionApp } from './function-loader';
+import { compileRoute, type CompiledRoute } from './http-routes';
+import { loadLocalSettings, resolveSettingReferences } from './settings';
+
+/** The Functions host's default limit on request bodies (100 MB). */
+const MAX_REQUEST_BYTES = 100 * 1024 * 1024;
+
+export interface FunctionsHostOptions {
+  readonly projectDir: string;
+  readonly port?: number;
+  readonly bindAddress?: string;
+  /** Settings that win over local.settings.json and the environment (e.g. the emulator's actual ports). */
+  readonly settingsOverrides?: Readonly<Record<string, string>>;
+  readonly log?: (line: string) => void;
+}
+
+interface HttpFunction {
+  readonly name: string;
+  readonly route: CompiledRoute;
+  readonly methods: ReadonlySet<string> | undefined;
+  readonly handler: RegisteredFunction['handler'];
+}
+
+type FunctionsModule = typeof import('@azure/functions');
+
+/**
+ * A local stand-in for the Azure Functions host (development only): it loads the compiled app through package.json
+ * `main`, receives the registrations through `@azure/functions-core`, and serves HTTP triggers at
+ * `/<routePrefix>/<route>` with route parameters, methods and responses as the host does. Keys are not enforced,
+ * like `func start`.
+ */
+export class FunctionsHost {
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly functions: readonly RegisteredFunction[],
+    readonly routePrefix: string,
+    readonly settingsSource: string,
+  ) {}
+
+  static async start(options: FunctionsHostOptions): Promise<FunctionsHost> {
+    const log = options.log ?? ((line: string) => console.log(line));
+    const settings = loadLocalSettings(options.projectDir);
+    const values = { ...settings.values, ...options.settingsOverrides };
+    // The host hands app settings to the worker as environment variables.
+    for (const [key, value] of Object.entries(values)) process.env[key] = value;
+
+    const registered = installFunctionsCoreShim();
+    loadFunctionApp(options.projectDir);
+    // Loaded after the shim, from the same place the app loads it, so HttpRequest/HttpResponse are the app's.
+    const functionsModule = require(require.resolve('@azure/functions', { paths: [options.projectDir] })) as FunctionsModule;
+
+    const routePrefix = readRoutePrefix(options.projectDir);
+    const httpFunctions = registered.flatMap((fn) => toHttpFunction(fn, values));
+    let host: FunctionsHost | undefined;
+    const server = createServer((request, response) => {
+      void serve(request, response);
+    });
+    const serve = async (request: IncomingMessage, response: ServerResponse) => {
+      try {
+        await handleRequest(request, response, httpFunctions, routePrefix, functionsModule, log);
+      } catch (error) {
+        log(`[host] request failed: ${(error as Error).message}`);
+        if (!response.headersSent) response.writeHead(500).end();
+      }
+    };
+    host = new FunctionsHost(server, registered, routePrefix, settings.source);
+    server.on('connection', (socket: Socket) => {
+      host?.sockets.add(socket);
+      socket.once('close', () => host?.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 7071, options.bindAddress ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return host;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** HTTP-triggered functions with their URL templates, for the banner. */
+  httpRoutes(): { name: string; methods: string; url: string }[] {
+    return this.functions.flatMap((fn) => {
+      const trigger = Object.values(fn.bindings).find((b) => b.type === 'httpTrigger');
+      if (!trigger) return [];
+      const methods = Array.isArray(trigger.methods) ? (trigger.methods as string[]).join(',') : 'ANY';
+      const route = typeof trigger.route === 'string' ? trigger.route : fn.name;
+      return [{ name: fn.name, methods, url: `http://localhost:${this.port}/${this.routePrefix ? `${this.routePrefix}/` : ''}${route}` }];
+    });
+  }
+
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+}
+
+function readRoutePrefix(projectDir: string): string {
+  const path = join(projectDir, 'host.json');
+  if (!existsSync(path)) return 'api';
+  const hostJson = JSON.parse(readFileSync(path, 'utf8')) as { extensions?: { http?: { routePrefix?: unknown } } };
+  const prefix = hostJson.extensions?.http?.routePrefix;
+  return typeof prefix === 'string' ? prefix.replace(/^\/+|\/+$/g, '') : 'api';
+}
+
+function toHttpFunction(fn: RegisteredFunction, settings: Readonly<Record<string, string>>): HttpFunction[] {
+  const trigger = Object.values(fn.bindings).find((b) => b.type === 'httpTrigger');
+  if (!trigger) return [];
+  const routeTemplate = typeof trigger.route === 'string' ? resolveSettingReferences(trigger.route, settings, `Function ${fn.name}`) : fn.name;
+  const methods = Array.isArray(trigger.methods) ? new Set((trigger.methods as string[]).map((m) => m.toUpperCase())) : undefined;
+  return [{ name: fn.name, route: compileRoute(routeTemplate), methods, handler: fn.handler }];
+}
+
+async function handleRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+  functions: readonly HttpFunction[],
+  routePrefix: string,
+  functionsModule: FunctionsModule,
+  log: (line: string) => void,
+): Promise<void> {
+  const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
+  const segments = url.pathname.split('/').filter((s) => s !== '');
+  const prefixSegments = routePrefix.split('/').filter((s) => s !== '');
+  const method = (request.method ?? 'GET').toUpperCase();
+  if (segments.length === 0 && method === 'GET') {
+    response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('Local Functions host is running.\n');
+    return;
+  }
+  const underPrefix = prefixSegments.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase());
+  const routeSegments = underPrefix ? segments.slice(prefixSegments.length) : undefined;
+  let target: { fn: HttpFunction; params: Record<string, string> } | undefined;
+  if (routeSegments) {
+    for (const fn of functions) {
+      if (fn.methods && !fn.methods.has(method)) continue;
+      const params = fn.route.match(routeSegments);
+      if (params) {
+        target = { fn, params };
+        break;
+      }
+    }
+  }
+  if (!target) {
+    request.resume();
+    response.writeHead(404, { 'content-length': '0' }).end();
+    return;
+  }
+
+  const body = await readBody(request);
+  if (body === undefined) {
+    response.writeHead(413, { 'content-length': '0' }).end();
+    return;
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  const httpRequest = new functionsModule.HttpRequest({
+    method,
+    url: url.toString(),
+    headers,
+    query: Object.fromEntries(url.searchParams),
+    params: target.params,
+    ...(body.length > 0 ? { body: { bytes: body } } : {}),
+  });
+  const invocationId = randomUUID();
+  const name = target.fn.name;
+  const context = new functionsModule.InvocationContext({
+    invocationId,
+    functionName: name,
+    logHandler: (level, ...args) => {
+      const text = args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ');
+      log(`[${name}]${level === 'information' ? '' : ` ${level}:`} ${text}`);
+    },
+  });
+
+  let result: unknown;
+  try {
+    result = await target.fn.handler(httpRequest, context);
+  } catch (error) {
+    // The host answers 500 with no details when a function throws, and logs the exception.
+    log(`[${name}] error: Executed '${name}' (Failed, Id=${invocationId}): ${(error as Error).message}`);
+    response.writeHead(500, { 'content-length': '0' }).end();
+    return;
+  }
+  if (result === undefined || result === null) {
+    response.writeHead(204).end();
+    return;
+  }
+  const httpResponse =
+    result instanceof functionsModule.HttpResponse
+      ? result
+      : new functionsModule.HttpResponse(result as ConstructorParameters<typeof functionsModule.HttpResponse>[0]);
+  const responseBody = Buffer.from(await httpResponse.arrayBuffer());
+  const outHeaders: Record<string, string> = {};
+  httpResponse.headers.forEach((value, key) => {
+    outHeaders[key] = value;
+  });
+  outHeaders['content-length'] = String(responseBody.length);
+  response.writeHead(httpResponse.status, outHeaders).end(responseBody);
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_REQUEST_BYTES) {
+      request.resume();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startEmulator, type RunningEmulator } from '../emulator/api';
+import { readPort, UsageError } from '../emulator/config';
+import { simulatedDeviceIds } from '../device-sim/fleet';
+import { SimulatedDevice } from '../device-sim/simulated-device';
+import { FunctionsHost } from './functions-host';
+
+const PROJECT_DIR = join(__dirname, '..', '..');
+
+const USAGE = `Usage: npm start -- [options]
+
+Runs the whole system on this machine: the IoT Hub emulator, the functions on a local host, simulated devices.
+
+Options:
+  --devices <n>        simulated devices sim-device-01..n (default 1)
+  --port <port>        functions host port (default 7071)
+  --mqtt-port <port>   emulator MQTT/TLS port (default 8883)
+  --https-port <port>  emulator HTTPS port (default 8443)
+  --interval <s>       initial telemetry interval in seconds (default 1)
+  --reset              wipe the emulator's data directory first
+  --help               show this help`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    strict: true,
+    options: {
+      devices: { type: 'string' },
+      port: { type: 'string' },
+      'mqtt-port': { type: 'string' },
+      'https-port': { type: 'string' },
+      interval: { type: 'string' },
+      reset: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const deviceCount = Number(values.devices ?? '1');
+  if (!Number.isInteger(deviceCount) || deviceCount < 1 || deviceCount > 10_000) throw new UsageError('--devices must be from 1 to 10000.');
+  const interval = Number(values.interval ?? '1');
+  if (!Number.isInteger(interval) || interval < 1 || interval > 3600) throw new UsageError('--interval must be 1..3600 seconds.');
+  const deviceIds = simulatedDeviceIds(deviceCount);
+
+  const emulator = await startEmulator({
+    output: 'inherit',
+    devices: deviceIds,
+    mqttPort: readPort('--mqtt-port', values['mqtt-port'], 8883),
+    httpsPort: readPort('--https-port', values['https-port'], 8443),
+    reset: values.reset ?? false,
+  });
+  const stopEmulator = () => emulator.stop();
+  let host: FunctionsHost | undefined;
+  const devices: SimulatedDevice[] = [];
+  try {
+    const settings = {
+      IOTHUB_SERVICE_CONNECTION_STRING: emulator.info.serviceConnectionString,
+      IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
+    };
+    writeLocalSettingsIfMissing(settings);
+    host = await FunctionsHost.start({
+      projectDir: PROJECT_DIR,
+      port: readPort('--port', values.port, 7071),
+      settingsOverrides: settings,
+    });
+    const ca = readFileSync(emulator.info.caPath, 'utf8');
+    for (const deviceId of deviceIds) {
+      devices.push(
+        new SimulatedDevice({
+          connectionString: emulator.deviceConnectionString(deviceId),
+          ca,
+          intervalSeconds: interval,
+          logTelemetry: deviceCount === 1,
+        }),
+      );
+    }
+    await Promise.all(devices.map((device) => device.start()));
+  } catch (error) {
+    await Promise.all(devices.map((device) => device.stop()));
+    await host?.stop();
+    await stopEmulator();
+    throw error;
+  }
+  printBanner(emulator, host, deviceIds);
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping the local stack...');
+    void Promise.all(devices.map((device) => device.stop()))
+      .then(() => host?.stop())
+      .then(stopEmulator)
+      .then(() => {
+        console.log('Stopped.');
+        process.exit(0);
+      });
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+/** `func start` reads local.settings.json; give it the emulator's settings the first time. */
+function writeLocalSettingsIfMissing(settings: Record<string, string>): void {
+  const path = join(PROJECT_DIR, 'local.settings.json');
+  const example = join(PROJECT_DIR, 'local.settings.json.example');
+  if (existsSync(path) || !existsSync(example)) return;
+  const content = JSON.parse(readFileSync(example, 'utf8')) as { Values: Record<string, string> };
+  Object.assign(content.Values, settings);
+  writeFileSync(path, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+  console.log('Wrote local.settings.json with the emulator settings (git-ignored), for func start.');
+}
+
+function printBanner(emulator: RunningEmulator, host: FunctionsHost, deviceIds: readonly string[]): void {
+  const first = deviceIds[0] ?? 'sim-device-01';
+  const { info } = emulator;
+  const lines = [
+    '',
+    '================================================================================',
+    ' Local stack is running (Ctrl+C to stop)',
+    '================================================================================',
+    ...host.httpRoutes().map((route) => ` Function ${route.name}: ${route.methods} ${route.url}`),
+    '',
+    ' Try it:',
+    `   curl -X POST http://localhost:${host.port}/api/devices/${first}/methods/SetTelemetryInterval \\`,
+    `        -H 'content-type: application/json' -d '{"payload": 5}'`,
+    '',
+    ` IoT Hub emulator "${info.hubName}": devices on mqtts://localhost:${info.mqttPort}, service API on https://localhost:${info.httpsPort}`,
+    ` CA certificate: ${info.caPath}`,
+    '',
+    ' IOTHUB_SERVICE_CONNECTION_STRING:',
+    `   ${info.serviceConnectionString}`,
+    ` IOTHUB_DEVICE_CONNECTION_STRING (${first}):`,
+    `   ${emulator.deviceConnectionString(first)}`,
+    ...(deviceIds.length > 1 ? [` (${deviceIds.length} devices: ${first} .. ${deviceIds[deviceIds.length - 1] ?? ''})`] : []),
+    '================================================================================',
+    '',
+  ];
+  console.log(lines.join('\n'));
+}
+
+main().catch((error: unknown) => {
+  const message = (error as Error).message;
+  console.error(error instanceof UsageError ? message : `npm start failed: ${message}`);
+  if (/EADDRINUSE/.test(message)) console.error('A port is in use: pick others with --port, --mqtt-port or --https-port.');
+  process.exit(error instanceof UsageError ? 2 : 1);
+});
