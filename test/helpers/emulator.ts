@@ -1,0 +1,66 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client as DeviceClient, type DeviceMethodRequest, type DeviceMethodResponse } from 'azure-iot-device';
+import { Mqtt } from 'azure-iot-device-mqtt';
+import type { Client } from 'azure-iothub';
+import { startEmulator, type RunningEmulator, type StartEmulatorOptions } from '../../emulator/api';
+import { createIotHubClient, createIotHubRegistry } from '../../src/lib/iothub-client';
+import { readIotHubSettings, type IotHubSettings } from '../../src/lib/settings';
+
+export function makeTempDir(prefix = 'iothub-emulator-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Starts an emulator on free ports with a fresh data directory (unless one is given). */
+export async function startTestEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator & { removeData: () => void }> {
+  const dir = options.dataDir ? undefined : makeTempDir();
+  const emulator = await startEmulator({ mqttPort: 0, httpsPort: 0, dataDir: dir?.path, ...options });
+  return Object.assign(emulator, { removeData: () => dir?.remove() });
+}
+
+export function serviceSettings(emulator: RunningEmulator, policy = 'iothubowner'): IotHubSettings {
+  const connectionString = emulator.info.serviceConnectionString.replace(
+    /SharedAccessKeyName=[^;]+;SharedAccessKey=[^;]+/,
+    `SharedAccessKeyName=${policy};SharedAccessKey=${policyKey(emulator, policy)}`,
+  );
+  return readIotHubSettings({ IOTHUB_SERVICE_CONNECTION_STRING: connectionString, IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath });
+}
+
+export function serviceClient(emulator: RunningEmulator, policy = 'iothubowner'): Client {
+  return createIotHubClient(serviceSettings(emulator, policy));
+}
+
+export function registryClient(emulator: RunningEmulator) {
+  return createIotHubRegistry(serviceSettings(emulator));
+}
+
+/** Reads a policy key from the emulator's persisted state, as a user would from the portal. */
+export function policyKey(emulator: RunningEmulator, policy: string): string {
+  const state = JSON.parse(readFileSync(join(emulator.info.dataDir, 'state.json'), 'utf8')) as {
+    policies: { keyName: string; primaryKey: string }[];
+  };
+  const found = state.policies.find((p) => p.keyName === policy);
+  if (!found) throw new Error(`no policy ${policy}`);
+  return found.primaryKey;
+}
+
+export type MethodHandler = (request: DeviceMethodRequest, response: DeviceMethodResponse) => void;
+
+/** A device on the official SDK, connected to the emulator, with the given direct-method handlers. */
+export async function connectDevice(
+  emulator: RunningEmulator,
+  connectionString: string,
+  methods: Record<string, MethodHandler> = {},
+): Promise<DeviceClient> {
+  const client = DeviceClient.fromConnectionString(connectionString, Mqtt);
+  await client.setOptions({ ca: readFileSync(emulator.info.caPath, 'utf8') });
+  await client.open();
+  for (const [name, handler] of Object.entries(methods)) client.onDeviceMethod(name, handler);
+  return client;
+}
+
+export const echo: MethodHandler = (request, response) => {
+  void response.send(200, request.payload);
+};
