@@ -79,14 +79,26 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   }
 
   private async connect(): Promise<void> {
-    const client = Client.fromConnectionString(this.options.connectionString, Mqtt);
+    // The SDK reconnects by itself and tells the client only when it gives up; its transport reports every drop.
+    let transport: Mqtt | undefined;
+    class ObservedMqtt extends Mqtt {
+      constructor(...args: ConstructorParameters<typeof Mqtt>) {
+        super(...args);
+        transport = this;
+      }
+    }
+    const client = Client.fromConnectionString(this.options.connectionString, ObservedMqtt);
+    transport?.on('disconnect', (error?: Error) => {
+      if (this.stopped || this.client !== client) return;
+      this.log(`[${this.deviceId}] disconnected${error ? ` (${error.message})` : ''}; the SDK is reconnecting`);
+    });
     if (this.options.ca) await client.setOptions({ ca: this.options.ca });
     client.on('error', (error: Error) => {
       this.log(`[${this.deviceId}] error: ${error.message}`);
     });
     client.on('disconnect', () => {
       if (this.stopped || this.client !== client) return;
-      this.log(`[${this.deviceId}] disconnected; reconnecting`);
+      this.log(`[${this.deviceId}] the SDK gave up reconnecting; starting over`);
       this.client = undefined;
       client.removeAllListeners();
       client.on('error', () => undefined);

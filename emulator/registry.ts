@@ -101,7 +101,7 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     }
     const existing = this.devices.get(deviceId);
     if (existing && ifMatch === undefined) throw hubErrors.deviceAlreadyExists(deviceId);
-    if (!existing && ifMatch !== undefined && ifMatch !== '*') throw hubErrors.deviceNotFound(deviceId);
+    if (!existing && ifMatch !== undefined && !isWildcard(ifMatch)) throw hubErrors.deviceNotFound(deviceId);
     if (existing && ifMatch !== undefined) this.checkEtag(existing, ifMatch);
 
     const status = readStatus(body.status) ?? existing?.status ?? 'enabled';
@@ -173,12 +173,16 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   }
 
   private checkEtag(record: DeviceRecord, ifMatch: string): void {
-    if (ifMatch === '*') return;
-    const unquoted = ifMatch.replace(/^W\//, '').replace(/^"|"$/g, '');
+    const unquoted = ifMatch.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+    if (unquoted === '*') return;
     if (unquoted !== etagOf(record).replace(/^"|"$/g, '')) {
       throw hubErrors.preconditionFailed(`The etag ${ifMatch} does not match the device's current etag.`);
     }
   }
+}
+
+function isWildcard(ifMatch: string): boolean {
+  return ifMatch.trim().replace(/^"|"$/g, '') === '*';
 }
 
 function etagOf(record: DeviceRecord): string {

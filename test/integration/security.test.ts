@@ -1,62 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { Client as DeviceClient } from 'azure-iot-device';
 import { Mqtt } from 'azure-iot-device-mqtt';
-import mqtt, { type MqttClient } from 'mqtt';
 import type { RunningEmulator } from '../../emulator/api';
 import { createSasToken } from '../../emulator/sas';
 import { connectDevice, echo, policyKey, registryClient, serviceClient, startTestEmulator } from '../helpers/emulator';
-
-const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
-
-function deviceKey(emulator: RunningEmulator, deviceId: string): string {
-  return /SharedAccessKey=([^;]+)/.exec(emulator.deviceConnectionString(deviceId))?.[1] ?? '';
-}
-
-/** A raw MQTT client (mqtt.js) speaking to the emulator as a device would, to try what the SDK never does. */
-function rawConnect(emulator: RunningEmulator, clientId: string, password: string, username?: string): Promise<MqttClient> {
-  return mqtt.connectAsync(`mqtts://localhost:${emulator.info.mqttPort}`, {
-    ca: readFileSync(emulator.info.caPath),
-    clientId,
-    username: username ?? `${emulator.info.hostName}/${clientId}/?api-version=2021-04-12`,
-    password,
-    protocolVersion: 4,
-    clean: false,
-    reconnectPeriod: 0,
-    connectTimeout: 10_000,
-  });
-}
-
-function closed(client: MqttClient): Promise<void> {
-  return new Promise((resolve) => {
-    if (client.disconnected || !client.connected) resolve();
-    client.once('close', () => resolve());
-  });
-}
-
-/** A plain HTTPS call to the service API, to send what the SDK never would. */
-function serviceCall(emulator: RunningEmulator, path: string, authorization?: string, body?: unknown): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const text = body === undefined ? '' : JSON.stringify(body);
-    const req = request(
-      {
-        host: 'localhost',
-        port: emulator.info.httpsPort,
-        method: 'POST',
-        path,
-        ca: readFileSync(emulator.info.caPath),
-        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
-      },
-      (res) => {
-        let data = '';
-        res.on('data', (chunk: Buffer) => (data += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-      },
-    );
-    req.on('error', reject);
-    req.end(text);
-  });
-}
+import { closed, deviceKey, inAnHour, rawConnect, serviceCall } from '../helpers/raw-clients';
 
 describe('device authentication (MQTT CONNECT)', () => {
   let emulator: RunningEmulator & { removeData: () => void };
@@ -183,12 +131,12 @@ describe('service API authorization', () => {
   });
 
   it('answers 401 without a token', async () => {
-    expect((await serviceCall(emulator, methodsPath, undefined, body)).status).toBe(401);
+    expect((await serviceCall(emulator, 'POST', methodsPath, { authorization: null, body })).status).toBe(401);
   });
 
   it('answers 401 to a device token', async () => {
     const token = createSasToken(`${emulator.info.hostName}/devices/dev-a`, deviceKey(emulator, 'dev-a'), inAnHour());
-    expect((await serviceCall(emulator, methodsPath, token, body)).status).toBe(401);
+    expect((await serviceCall(emulator, 'POST', methodsPath, { authorization: token, body })).status).toBe(401);
   });
 
   it('answers 401 to an expired or wrongly signed policy token', async () => {
@@ -196,7 +144,7 @@ describe('service API authorization', () => {
     const expired = createSasToken(emulator.info.hostName, key, Math.floor(Date.now() / 1000) - 1, 'service');
     const wrong = createSasToken(emulator.info.hostName, Buffer.alloc(32, 1).toString('base64'), inAnHour(), 'service');
     const malformed = 'SharedAccessSignature sr=x&sig=';
-    for (const token of [expired, wrong, malformed]) expect((await serviceCall(emulator, methodsPath, token, body)).status).toBe(401);
+    for (const token of [expired, wrong, malformed]) expect((await serviceCall(emulator, 'POST', methodsPath, { authorization: token, body })).status).toBe(401);
   });
 
   it('answers 403 when the policy lacks ServiceConnect (registryRead invoking a method)', async () => {
