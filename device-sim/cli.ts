@@ -45,29 +45,50 @@ async function main(): Promise<void> {
   }
 }
 
-async function resolveConnectionStrings(command: Extract<DeviceSimCommand, { kind: 'run' }>): Promise<string[]> {
+async function resolveConnectionStrings(
+  command: Extract<DeviceSimCommand, { kind: 'run' }>,
+): Promise<string[]> {
   if (command.devices === undefined) return [command.connectionString ?? ''];
-  const settings = readIotHubSettings({ ...process.env, IOTHUB_SERVICE_CONNECTION_STRING: command.serviceConnectionString });
+  const settings = readIotHubSettings({
+    ...process.env,
+    IOTHUB_SERVICE_CONNECTION_STRING: command.serviceConnectionString,
+  });
   const gateway =
     command.gateway ??
-    (command.connectionString ? parseConnectionString(command.connectionString)?.get('GatewayHostName') : undefined) ??
+    (command.connectionString
+      ? parseConnectionString(command.connectionString)?.get('GatewayHostName')
+      : undefined) ??
     (settings.auth === 'shared-access-key' && settings.emulator ? 'localhost:8883' : undefined);
-  return ensureDeviceConnectionStrings(createIotHubRegistry(settings), settings.hostName, simulatedDeviceIds(command.devices), gateway);
+  return ensureDeviceConnectionStrings(
+    createIotHubRegistry(settings),
+    settings.hostName,
+    simulatedDeviceIds(command.devices),
+    gateway,
+  );
 }
 
 /** The emulator's CA when the connection string points at a gateway (the emulator) and no CA was given. */
-function readCa(command: Extract<DeviceSimCommand, { kind: 'run' }>, connectionString: string): string | undefined {
+function readCa(
+  command: Extract<DeviceSimCommand, { kind: 'run' }>,
+  connectionString: string,
+): string | undefined {
   const usesGateway = parseConnectionString(connectionString)?.has('GatewayHostName') ?? false;
-  const path = command.caPath ?? (usesGateway && existsSync(DEFAULT_EMULATOR_CA_CERT) ? DEFAULT_EMULATOR_CA_CERT : undefined);
+  const path =
+    command.caPath ??
+    (usesGateway && existsSync(DEFAULT_EMULATOR_CA_CERT) ? DEFAULT_EMULATOR_CA_CERT : undefined);
   if (!path) return undefined;
   try {
     return readFileSync(path, 'utf8');
   } catch {
-    throw new UsageError(`Cannot read the CA certificate ${path}; give the path the emulator prints with --ca.`);
+    throw new UsageError(
+      `Cannot read the CA certificate ${path}; give the path the emulator prints with --ca.`,
+    );
   }
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof UsageError ? error.message : `The device simulator failed: ${(error as Error).message}`);
+  console.error(
+    error instanceof UsageError ? error.message : `The device simulator failed: ${(error as Error).message}`,
+  );
   process.exitCode = error instanceof UsageError ? 2 : 1;
 });

@@ -62,8 +62,14 @@ export function parseDeviceSimArgs(argv: readonly string[], env: NodeJS.ProcessE
 
   const intervalText = values.interval ?? '1';
   const intervalSeconds = Number(intervalText);
-  if (!/^\d+$/.test(intervalText) || intervalSeconds < MIN_INTERVAL_SECONDS || intervalSeconds > MAX_INTERVAL_SECONDS) {
-    throw new UsageError(`--interval must be a whole number of seconds from ${MIN_INTERVAL_SECONDS} to ${MAX_INTERVAL_SECONDS}.`);
+  if (
+    !/^\d+$/.test(intervalText) ||
+    intervalSeconds < MIN_INTERVAL_SECONDS ||
+    intervalSeconds > MAX_INTERVAL_SECONDS
+  ) {
+    throw new UsageError(
+      `--interval must be a whole number of seconds from ${MIN_INTERVAL_SECONDS} to ${MAX_INTERVAL_SECONDS}.`,
+    );
   }
   const connectionString = values['connection-string'] ?? env.IOTHUB_DEVICE_CONNECTION_STRING;
   if (connectionString !== undefined) checkDeviceConnectionString(connectionString);
@@ -72,7 +78,12 @@ export function parseDeviceSimArgs(argv: readonly string[], env: NodeJS.ProcessE
     throw new UsageError('--gateway must be host:port, e.g. localhost:8883.');
   }
   const caPath = values.ca ?? env.IOTHUB_EMULATOR_CA_CERT;
-  const common = { intervalSeconds, quiet: values.quiet ?? false, ...(caPath ? { caPath } : {}), ...(gateway ? { gateway } : {}) };
+  const common = {
+    intervalSeconds,
+    quiet: values.quiet ?? false,
+    ...(caPath ? { caPath } : {}),
+    ...(gateway ? { gateway } : {}),
+  };
 
   if (values.devices !== undefined) {
     const devices = Number(values.devices);
@@ -81,12 +92,22 @@ export function parseDeviceSimArgs(argv: readonly string[], env: NodeJS.ProcessE
     }
     const serviceConnectionString = env.IOTHUB_SERVICE_CONNECTION_STRING;
     if (!serviceConnectionString) {
-      throw new UsageError('--devices needs IOTHUB_SERVICE_CONNECTION_STRING (a service connection string, e.g. the emulator\'s) to create the devices.');
+      throw new UsageError(
+        "--devices needs IOTHUB_SERVICE_CONNECTION_STRING (a service connection string, e.g. the emulator's) to create the devices.",
+      );
     }
-    return { kind: 'run', devices, serviceConnectionString, ...(connectionString ? { connectionString } : {}), ...common };
+    return {
+      kind: 'run',
+      devices,
+      serviceConnectionString,
+      ...(connectionString ? { connectionString } : {}),
+      ...common,
+    };
   }
   if (!connectionString) {
-    throw new UsageError('Give --connection-string (or IOTHUB_DEVICE_CONNECTION_STRING), or --devices <n>. Run with --help for the options.');
+    throw new UsageError(
+      'Give --connection-string (or IOTHUB_DEVICE_CONNECTION_STRING), or --devices <n>. Run with --help for the options.',
+    );
   }
   return { kind: 'run', connectionString, ...common };
 }
@@ -95,6 +116,8 @@ function checkDeviceConnectionString(text: string): void {
   const fields = parseConnectionString(text);
   const missing = ['HostName', 'DeviceId', 'SharedAccessKey'].filter((key) => !fields?.get(key));
   if (missing.length > 0) {
-    throw new UsageError(`The device connection string lacks ${missing.join(', ')}. Copy it from the emulator's output or from IoT Hub.`);
+    throw new UsageError(
+      `The device connection string lacks ${missing.join(', ')}. Copy it from the emulator's output or from IoT Hub.`,
+    );
   }
 }

@@ -23,7 +23,8 @@ export async function ensureDeviceConnectionStrings(
       const index = next++;
       const deviceId = deviceIds[index] ?? '';
       const key = await primaryKeyOf(registry, deviceId);
-      results[index] = `HostName=${hostName};DeviceId=${deviceId};SharedAccessKey=${key}${gateway ? `;GatewayHostName=${gateway}` : ''}`;
+      results[index] =
+        `HostName=${hostName};DeviceId=${deviceId};SharedAccessKey=${key}${gateway ? `;GatewayHostName=${gateway}` : ''}`;
     }
   };
   await Promise.all(Array.from({ length: Math.min(8, deviceIds.length) }, worker));

@@ -22,6 +22,6 @@ export function parseTelemetryInterval(payload: unknown): IntervalParse {
 }
 
 function describe(payload: unknown): string {
-  const text = JSON.stringify(payload) ?? String(payload);
+  const text = payload === undefined ? 'nothing' : JSON.stringify(payload);
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }

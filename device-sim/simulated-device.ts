@@ -47,7 +47,11 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     if (!deviceId) throw new Error('The device connection string has no DeviceId.');
     this.deviceId = deviceId;
     this.interval = options.intervalSeconds ?? 1;
-    this.log = options.log ?? ((line) => console.log(line));
+    this.log =
+      options.log ??
+      ((line) => {
+        console.log(line);
+      });
   }
 
   get intervalSeconds(): number {
@@ -84,13 +88,16 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     class ObservedMqtt extends Mqtt {
       constructor(...args: ConstructorParameters<typeof Mqtt>) {
         super(...args);
+        // eslint-disable-next-line @typescript-eslint/no-this-alias -- the SDK constructs its transport; keep a handle on it
         transport = this;
       }
     }
     const client = Client.fromConnectionString(this.options.connectionString, ObservedMqtt);
     transport?.on('disconnect', (error?: Error) => {
       if (this.stopped || this.client !== client) return;
-      this.log(`[${this.deviceId}] disconnected${error ? ` (${error.message})` : ''}; the SDK is reconnecting`);
+      this.log(
+        `[${this.deviceId}] disconnected${error ? ` (${error.message})` : ''}; the SDK is reconnecting`,
+      );
     });
     if (this.options.ca) await client.setOptions({ ca: this.options.ca });
     client.on('error', (error: Error) => {
@@ -125,7 +132,9 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     this.reconnectDelayMs = Math.min(RECONNECT_MAX_MS, this.reconnectDelayMs * 2);
     this.reconnectTimer = setTimeout(() => {
       this.connect().catch((error: unknown) => {
-        this.log(`[${this.deviceId}] reconnect failed: ${(error as Error).message}; retrying in ${this.reconnectDelayMs / 1000} s`);
+        this.log(
+          `[${this.deviceId}] reconnect failed: ${(error as Error).message}; retrying in ${this.reconnectDelayMs / 1000} s`,
+        );
         if (!this.stopped) this.scheduleReconnect();
       });
     }, delay);

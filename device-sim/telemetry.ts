@@ -23,7 +23,10 @@ export function telemetryMessage(reading: Reading): Message {
   message.messageId = randomUUID();
   message.contentType = 'application/json';
   message.contentEncoding = 'utf-8';
-  message.properties.add('temperatureAlert', reading.temperature > TEMPERATURE_ALERT_THRESHOLD ? 'true' : 'false');
+  message.properties.add(
+    'temperatureAlert',
+    reading.temperature > TEMPERATURE_ALERT_THRESHOLD ? 'true' : 'false',
+  );
   return message;
 }
 

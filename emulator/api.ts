@@ -37,7 +37,11 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   let logs = '';
   child.stdout?.on('data', (chunk: Buffer) => (logs += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (logs += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
 
   const ready = await new Promise<Extract<ChildMessage, { type: 'ready' }>>((resolve, reject) => {
     const onMessage = (message: ChildMessage) => {
@@ -45,14 +49,19 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       else if (message.type === 'failed') reject(new Error(message.error));
     };
     child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`The emulator exited with code ${code ?? '?'} before it was ready.\n${logs}`)));
+    child.once('exit', (code) => {
+      reject(new Error(`The emulator exited with code ${code ?? '?'} before it was ready.\n${logs}`));
+    });
   });
   return new EmulatorProcess(child, ready.info, ready.deviceConnectionStrings, exited, () => logs);
 }
 
 class EmulatorProcess implements RunningEmulator {
   private nextRequestId = 1;
-  private readonly waiting = new Map<number, { resolve: (v: Record<string, string>) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<
+    number,
+    { resolve: (v: Record<string, string>) => void; reject: (e: Error) => void }
+  >();
 
   constructor(
     private readonly child: ChildProcess,
@@ -65,7 +74,8 @@ class EmulatorProcess implements RunningEmulator {
       if (message.type !== 'devices') return;
       const waiter = this.waiting.get(message.requestId);
       this.waiting.delete(message.requestId);
-      if (message.error !== undefined || !message.deviceConnectionStrings) waiter?.reject(new Error(message.error));
+      if (message.error !== undefined || !message.deviceConnectionStrings)
+        waiter?.reject(new Error(message.error));
       else {
         Object.assign(this.connectionStrings, message.deviceConnectionStrings);
         waiter?.resolve(message.deviceConnectionStrings);

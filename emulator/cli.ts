@@ -23,12 +23,14 @@ async function main(): Promise<void> {
 
   const emulator = await Emulator.start(options);
   const connectionStrings = () =>
-    Object.fromEntries(emulator.registry.records().map((d) => [d.deviceId, emulator.deviceConnectionString(d.deviceId)]));
+    Object.fromEntries(
+      emulator.registry.records().map((d) => [d.deviceId, emulator.deviceConnectionString(d.deviceId)]),
+    );
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= emulator.stop().then(() => {
-      process.disconnect?.();
+      if (process.connected) process.disconnect();
     });
     return stopping;
   };
@@ -75,15 +77,20 @@ function printBanner(emulator: Emulator, createdDevices: readonly string[]): voi
     `  ${info.serviceConnectionString}`,
   ];
   for (const deviceId of createdDevices) {
-    lines.push('', `Device ${deviceId} (IOTHUB_DEVICE_CONNECTION_STRING):`, `  ${emulator.deviceConnectionString(deviceId)}`);
+    lines.push(
+      '',
+      `Device ${deviceId} (IOTHUB_DEVICE_CONNECTION_STRING):`,
+      `  ${emulator.deviceConnectionString(deviceId)}`,
+    );
   }
   console.log(lines.join('\n'));
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof UsageError ? error.message : `The emulator could not start: ${(error as Error).message}`;
+  const message =
+    error instanceof UsageError ? error.message : `The emulator could not start: ${(error as Error).message}`;
   console.error(message);
   process.send?.({ type: 'failed', error: message } satisfies ChildMessage);
   process.exitCode = error instanceof UsageError ? 2 : 1;
-  process.disconnect?.();
+  if (process.connected) process.disconnect();
 });

@@ -52,12 +52,18 @@ export function parseEmulatorArgs(argv: readonly string[], env: NodeJS.ProcessEn
 
   const hubName = values['hub-name'] ?? env.IOTHUB_EMULATOR_HUB_NAME ?? EMULATOR_DEFAULTS.hubName;
   if (!isValidHubName(hubName)) {
-    throw new UsageError(`--hub-name ${JSON.stringify(hubName)} is invalid: use 3 to 50 letters, digits or hyphens.`);
+    throw new UsageError(
+      `--hub-name ${JSON.stringify(hubName)} is invalid: use 3 to 50 letters, digits or hyphens.`,
+    );
   }
   const deviceList = values.device ?? (env.IOTHUB_EMULATOR_DEVICES ? [env.IOTHUB_EMULATOR_DEVICES] : []);
-  const devices = deviceList.flatMap((item) => item.split(',')).map((id) => id.trim()).filter((id) => id !== '');
+  const devices = deviceList
+    .flatMap((item) => item.split(','))
+    .map((id) => id.trim())
+    .filter((id) => id !== '');
   for (const id of devices) {
-    if (!isValidDeviceId(id)) throw new UsageError(`--device ${JSON.stringify(id)} is invalid: use ${DEVICE_ID_RULE}.`);
+    if (!isValidDeviceId(id))
+      throw new UsageError(`--device ${JSON.stringify(id)} is invalid: use ${DEVICE_ID_RULE}.`);
   }
   const dataDir = values['data-dir'] ?? env.IOTHUB_EMULATOR_DATA_DIR ?? EMULATOR_DEFAULTS.dataDir;
   if (dataDir.trim() === '') throw new UsageError('--data-dir must not be empty.');
@@ -65,8 +71,16 @@ export function parseEmulatorArgs(argv: readonly string[], env: NodeJS.ProcessEn
     help: false,
     options: {
       hubName,
-      mqttPort: readPort('--mqtt-port', values['mqtt-port'] ?? env.IOTHUB_EMULATOR_MQTT_PORT, EMULATOR_DEFAULTS.mqttPort),
-      httpsPort: readPort('--https-port', values['https-port'] ?? env.IOTHUB_EMULATOR_HTTPS_PORT, EMULATOR_DEFAULTS.httpsPort),
+      mqttPort: readPort(
+        '--mqtt-port',
+        values['mqtt-port'] ?? env.IOTHUB_EMULATOR_MQTT_PORT,
+        EMULATOR_DEFAULTS.mqttPort,
+      ),
+      httpsPort: readPort(
+        '--https-port',
+        values['https-port'] ?? env.IOTHUB_EMULATOR_HTTPS_PORT,
+        EMULATOR_DEFAULTS.httpsPort,
+      ),
       bindAddress: values.bind ?? env.IOTHUB_EMULATOR_BIND ?? EMULATOR_DEFAULTS.bindAddress,
       dataDir,
       devices,
@@ -78,7 +92,9 @@ export function parseEmulatorArgs(argv: readonly string[], env: NodeJS.ProcessEn
 export function readPort(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
-    throw new UsageError(`${name} ${JSON.stringify(value)} is invalid: use a port number from 0 to 65535 (0 = any free port).`);
+    throw new UsageError(
+      `${name} ${JSON.stringify(value)} is invalid: use a port number from 0 to 65535 (0 = any free port).`,
+    );
   }
   return Number(value);
 }

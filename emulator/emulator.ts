@@ -87,7 +87,11 @@ export class Emulator {
     const saved = await JsonFile.read<PersistedState>(statePath);
     const policies = ensureBuiltInPolicies(saved?.policies);
     const registry = new DeviceRegistry(saved?.devices);
-    const state = new JsonFile<PersistedState>(statePath, () => ({ formatVersion: 1, policies, devices: registry.records() }));
+    const state = new JsonFile<PersistedState>(statePath, () => ({
+      formatVersion: 1,
+      policies,
+      devices: registry.records(),
+    }));
     for (const deviceId of options.devices ?? []) registry.ensure(deviceId);
     await state.save();
 
@@ -122,7 +126,19 @@ export class Emulator {
       throw error;
     }
     const gatewayHost = options.gatewayHost ?? EMULATOR_DEFAULTS.gatewayHost;
-    return new Emulator(hubName, dataDir, gatewayHost, tls, policies, registry, state, mqtt, rest, methods, telemetry);
+    return new Emulator(
+      hubName,
+      dataDir,
+      gatewayHost,
+      tls,
+      policies,
+      registry,
+      state,
+      mqtt,
+      rest,
+      methods,
+      telemetry,
+    );
   }
 
   get hostName(): string {

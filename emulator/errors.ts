@@ -23,16 +23,27 @@ export const hubErrors = {
   deviceNotFound: (deviceId: string) =>
     new HubError(404, 404001, 'DeviceNotFound', `Device ${JSON.stringify(deviceId)} not found or disabled.`),
   moduleNotFound: (deviceId: string, moduleId: string) =>
-    new HubError(404, 404010, 'ModuleNotFound', `Module ${JSON.stringify(moduleId)} on device ${JSON.stringify(deviceId)} not found.`),
+    new HubError(
+      404,
+      404010,
+      'ModuleNotFound',
+      `Module ${JSON.stringify(moduleId)} on device ${JSON.stringify(deviceId)} not found.`,
+    ),
   deviceNotOnline: (message = 'Timed out waiting for device to connect.') =>
     new HubError(404, 404103, 'DeviceNotOnline', message),
   notFound: (message: string) => new HubError(404, 404000, 'NotFound', message),
   methodNotAllowed: (message: string) => new HubError(405, 405000, 'MethodNotAllowed', message),
   deviceAlreadyExists: (deviceId: string) =>
-    new HubError(409, 409001, 'DeviceAlreadyExists', `A device with ID ${JSON.stringify(deviceId)} is already registered.`),
+    new HubError(
+      409,
+      409001,
+      'DeviceAlreadyExists',
+      `A device with ID ${JSON.stringify(deviceId)} is already registered.`,
+    ),
   preconditionFailed: (message: string) => new HubError(412, 412002, 'PreconditionFailed', message),
   payloadTooLarge: (message: string) => new HubError(413, 413002, 'RequestEntityTooLarge', message),
-  gatewayTimeout: () => new HubError(504, 504101, 'GatewayTimeout', 'Timed out waiting for the response from device.'),
+  gatewayTimeout: () =>
+    new HubError(504, 504101, 'GatewayTimeout', 'Timed out waiting for the response from device.'),
 };
 
 export type ErrorBodyShape = 'json-in-message' | 'error-code-prefix';
@@ -47,7 +58,13 @@ export function errorBody(error: HubError, shape: ErrorBodyShape): { body: strin
   const timestampUtc = new Date().toISOString();
   const message =
     shape === 'json-in-message'
-      ? JSON.stringify({ errorCode: error.errorCode, trackingId, message: error.message, info: {}, timestampUtc })
+      ? JSON.stringify({
+          errorCode: error.errorCode,
+          trackingId,
+          message: error.message,
+          info: {},
+          timestampUtc,
+        })
       : `ErrorCode:${error.codeName};${error.message}`;
   const exceptionMessage = shape === 'json-in-message' ? '' : `Tracking ID:${trackingId}`;
   return { body: JSON.stringify({ Message: message, ExceptionMessage: exceptionMessage }), trackingId };

@@ -2,8 +2,7 @@ import type { EmulatorInfo, EmulatorOptions } from './emulator';
 
 /** Messages between the programmatic API (parent) and an emulator process it forked (child). */
 export type ParentMessage =
-  | { type: 'ensure-devices'; requestId: number; deviceIds: string[] }
-  | { type: 'stop' };
+  { type: 'ensure-devices'; requestId: number; deviceIds: string[] } | { type: 'stop' };
 
 export type ChildMessage =
   | { type: 'ready'; info: EmulatorInfo; deviceConnectionStrings: Record<string, string> }

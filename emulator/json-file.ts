@@ -19,7 +19,9 @@ export class JsonFile<T> {
       return JSON.parse(await readFile(path, 'utf8')) as T;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new Error(`Cannot read ${path}: ${(error as Error).message}. Fix or delete it (or start with --reset).`);
+      throw new Error(
+        `Cannot read ${path}: ${(error as Error).message}. Fix or delete it (or start with --reset).`,
+      );
     }
   }
 

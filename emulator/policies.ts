@@ -19,7 +19,9 @@ const BUILT_IN_RIGHTS: Readonly<Record<string, readonly Right[]>> = {
 };
 
 /** Keeps persisted policies and adds any missing built-in one with fresh keys. */
-export function ensureBuiltInPolicies(existing: readonly SharedAccessPolicy[] | undefined): SharedAccessPolicy[] {
+export function ensureBuiltInPolicies(
+  existing: readonly SharedAccessPolicy[] | undefined,
+): SharedAccessPolicy[] {
   const byName = new Map((existing ?? []).map((policy) => [policy.keyName, policy]));
   for (const [keyName, rights] of Object.entries(BUILT_IN_RIGHTS)) {
     if (!byName.has(keyName)) {
@@ -31,5 +33,7 @@ export function ensureBuiltInPolicies(existing: readonly SharedAccessPolicy[] | 
 
 export function hasRight(policy: SharedAccessPolicy, right: Right): boolean {
   // RegistryWrite implies RegistryRead, as in IoT Hub.
-  return policy.rights.includes(right) || (right === 'RegistryRead' && policy.rights.includes('RegistryWrite'));
+  return (
+    policy.rights.includes(right) || (right === 'RegistryRead' && policy.rights.includes('RegistryWrite'))
+  );
 }

@@ -59,7 +59,10 @@ const EPOCH = new Date(0).toISOString();
 /** The identity registry: device identities, their keys and status. Connection state is supplied by the MQTT front. */
 export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   private readonly devices = new Map<string, DeviceRecord>();
-  private readonly connectionStates = new Map<string, { connected: boolean; since: string; lastActivity: string }>();
+  private readonly connectionStates = new Map<
+    string,
+    { connected: boolean; since: string; lastActivity: string }
+  >();
 
   constructor(records: readonly DeviceRecord[] = []) {
     super();
@@ -94,7 +97,9 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
    */
   put(deviceId: string, body: DeviceUpdate, ifMatch?: string): { record: DeviceRecord; created: boolean } {
     if (!isValidDeviceId(deviceId)) {
-      throw hubErrors.argumentInvalid(`Invalid device id ${JSON.stringify(deviceId)}: use ${DEVICE_ID_RULE}.`);
+      throw hubErrors.argumentInvalid(
+        `Invalid device id ${JSON.stringify(deviceId)}: use ${DEVICE_ID_RULE}.`,
+      );
     }
     if (body.deviceId !== undefined && body.deviceId !== deviceId) {
       throw hubErrors.argumentInvalid('The deviceId in the body does not match the one in the URL.');
@@ -112,7 +117,8 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
       generationId: existing?.generationId ?? generationId(),
       version: (existing?.version ?? 0) + 1,
       status,
-      statusReason: typeof body.statusReason === 'string' ? body.statusReason : (existing?.statusReason ?? null),
+      statusReason:
+        typeof body.statusReason === 'string' ? body.statusReason : (existing?.statusReason ?? null),
       statusUpdatedTime: existing && existing.status === status ? existing.statusUpdatedTime : now,
       primaryKey: keys.primaryKey || existing?.primaryKey || generateKey(),
       secondaryKey: keys.secondaryKey || existing?.secondaryKey || generateKey(),
@@ -208,14 +214,20 @@ function readIotEdge(value: unknown): boolean | undefined {
 
 function readKeys(authentication: unknown): { primaryKey: string; secondaryKey: string } {
   if (authentication === undefined || authentication === null) return { primaryKey: '', secondaryKey: '' };
-  if (typeof authentication !== 'object') throw hubErrors.argumentInvalid('authentication must be an object.');
+  if (typeof authentication !== 'object')
+    throw hubErrors.argumentInvalid('authentication must be an object.');
   const { type, symmetricKey } = authentication as { type?: unknown; symmetricKey?: unknown };
   if (type !== undefined && type !== null && type !== 'sas') {
-    throw hubErrors.argumentInvalid(`Authentication type ${JSON.stringify(type)} is not supported by the emulator; use "sas".`);
+    throw hubErrors.argumentInvalid(
+      `Authentication type ${JSON.stringify(type)} is not supported by the emulator; use "sas".`,
+    );
   }
   if (symmetricKey === undefined || symmetricKey === null) return { primaryKey: '', secondaryKey: '' };
   const { primaryKey, secondaryKey } = symmetricKey as { primaryKey?: unknown; secondaryKey?: unknown };
-  const keys = { primaryKey: readKey(primaryKey, 'primaryKey'), secondaryKey: readKey(secondaryKey, 'secondaryKey') };
+  const keys = {
+    primaryKey: readKey(primaryKey, 'primaryKey'),
+    secondaryKey: readKey(secondaryKey, 'secondaryKey'),
+  };
   if ((keys.primaryKey === '') !== (keys.secondaryKey === '')) {
     throw hubErrors.argumentInvalid('Give both symmetric keys, or neither so that the hub generates them.');
   }

@@ -46,7 +46,11 @@ export function parseSasToken(token: string): SasToken | undefined {
  * Checks expiry and signature. IoT Hub signs `sr` exactly as it appears in the token, a newline and `se`,
  * with the base64-decoded key (device keys and shared access policy keys alike).
  */
-export function verifySasToken(token: SasToken, base64Keys: readonly string[], nowMs = Date.now()): SasFailure | undefined {
+export function verifySasToken(
+  token: SasToken,
+  base64Keys: readonly string[],
+  nowMs = Date.now(),
+): SasFailure | undefined {
   if (token.expiry * 1000 <= nowMs) return 'expired';
   const presented = Buffer.from(token.signature, 'base64');
   const stringToSign = `${token.rawResource}\n${token.expiry}`;
@@ -58,9 +62,16 @@ export function verifySasToken(token: SasToken, base64Keys: readonly string[], n
 }
 
 /** Builds a token the way the SDKs do; used for tests, tools and printed examples. */
-export function createSasToken(resource: string, base64Key: string, expiry: number, keyName?: string): string {
+export function createSasToken(
+  resource: string,
+  base64Key: string,
+  expiry: number,
+  keyName?: string,
+): string {
   const sr = encodeURIComponent(resource);
-  const sig = createHmac('sha256', Buffer.from(base64Key, 'base64')).update(`${sr}\n${expiry}`).digest('base64');
+  const sig = createHmac('sha256', Buffer.from(base64Key, 'base64'))
+    .update(`${sr}\n${expiry}`)
+    .digest('base64');
   const skn = keyName === undefined ? '' : `&skn=${encodeURIComponent(keyName)}`;
   return `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${expiry}${skn}`;
 }

@@ -14,7 +14,10 @@ export interface TelemetryEvent {
   readonly applicationProperties: Readonly<Record<string, string>>;
 }
 
-export type NewTelemetry = Omit<TelemetryEvent, 'partitionId' | 'sequenceNumber' | 'offset' | 'enqueuedTimeUtc'>;
+export type NewTelemetry = Omit<
+  TelemetryEvent,
+  'partitionId' | 'sequenceNumber' | 'offset' | 'enqueuedTimeUtc'
+>;
 
 interface Partition {
   events: TelemetryEvent[];
@@ -38,7 +41,11 @@ export class TelemetryLog extends EventEmitter<TelemetryLogEvents> {
     private readonly maxEventsPerPartition = 100_000,
   ) {
     super();
-    this.partitions = Array.from({ length: partitionCount }, () => ({ events: [], nextSequenceNumber: 0, nextOffset: 0 }));
+    this.partitions = Array.from({ length: partitionCount }, () => ({
+      events: [],
+      nextSequenceNumber: 0,
+      nextOffset: 0,
+    }));
   }
 
   partitionOf(deviceId: string): number {

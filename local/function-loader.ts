@@ -6,7 +6,9 @@ import { join, relative, resolve } from 'node:path';
  * such as `dist/src/functions/*.js` or `dist/src/{index.js,functions/*.js}`. Returns the loaded files.
  */
 export function loadFunctionApp(projectDir: string): string[] {
-  const packageJson = JSON.parse(readFileSync(join(projectDir, 'package.json'), 'utf8')) as { main?: unknown };
+  const packageJson = JSON.parse(readFileSync(join(projectDir, 'package.json'), 'utf8')) as {
+    main?: unknown;
+  };
   if (typeof packageJson.main !== 'string' || packageJson.main === '') {
     throw new Error('package.json has no "main"; the Functions host loads the app from it.');
   }
@@ -14,6 +16,8 @@ export function loadFunctionApp(projectDir: string): string[] {
   if (files.length === 0) {
     throw new Error(`package.json main "${packageJson.main}" matches no file. Run "npm run build" first.`);
   }
+  // The Functions host's Node worker loads the app's entry files with require, in this order.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   for (const file of files) require(file);
   return files.map((file) => relative(projectDir, file));
 }
@@ -21,7 +25,10 @@ export function loadFunctionApp(projectDir: string): string[] {
 export function expandGlob(baseDir: string, pattern: string): string[] {
   const results = new Set<string>();
   for (const expanded of expandBraces(pattern)) {
-    for (const file of matchSegments(resolve(baseDir), expanded.split('/').filter((s) => s !== '' && s !== '.'))) {
+    for (const file of matchSegments(
+      resolve(baseDir),
+      expanded.split('/').filter((s) => s !== '' && s !== '.'),
+    )) {
       results.add(file);
     }
   }
@@ -34,7 +41,9 @@ function expandBraces(pattern: string): string[] {
   const [whole, inner = ''] = match;
   return inner
     .split(',')
-    .flatMap((option) => expandBraces(pattern.slice(0, match.index) + option + pattern.slice(match.index + whole.length)));
+    .flatMap((option) =>
+      expandBraces(pattern.slice(0, match.index) + option + pattern.slice(match.index + whole.length)),
+    );
 }
 
 function matchSegments(dir: string, segments: readonly string[]): string[] {
@@ -48,7 +57,12 @@ function matchSegments(dir: string, segments: readonly string[]): string[] {
     return [...here, ...deeper];
   }
   if (!segment.includes('*') && !segment.includes('?')) return matchSegments(join(dir, segment), rest);
-  const regex = new RegExp(`^${segment.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+  const regex = new RegExp(
+    `^${segment
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\?/g, '[^/]')}$`,
+  );
   return listDir(dir)
     .filter((name) => regex.test(name))
     .flatMap((name) => matchSegments(join(dir, name), rest));
@@ -77,4 +91,3 @@ function isDirectory(path: string): boolean {
     return false;
   }
 }
-

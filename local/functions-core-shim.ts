@@ -42,7 +42,13 @@ export function installFunctionsCoreShim(): RegisteredFunction[] {
         throw new Error(`A function named "${metadata.name}" is already registered.`);
       }
       registered.push({ name: metadata.name, bindings: metadata.bindings, handler });
-      return { dispose: () => registered.splice(registered.findIndex((f) => f.name === metadata.name), 1) };
+      return {
+        dispose: () =>
+          registered.splice(
+            registered.findIndex((f) => f.name === metadata.name),
+            1,
+          ),
+      };
     },
   };
   const moduleInternals = Module as unknown as {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import * as functionsLibrary from '@azure/functions';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -27,7 +28,10 @@ interface HttpFunction {
   readonly handler: RegisteredFunction['handler'];
 }
 
-type FunctionsModule = typeof import('@azure/functions');
+// The app and this host resolve the same @azure/functions (this repository's), so HttpRequest and
+// HttpResponse here are the app's own classes.
+type FunctionsModule = typeof functionsLibrary;
+const functionsModule: FunctionsModule = functionsLibrary;
 
 /**
  * A local stand-in for the Azure Functions host (development only): it loads the compiled app through package.json
@@ -46,7 +50,11 @@ export class FunctionsHost {
   ) {}
 
   static async start(options: FunctionsHostOptions): Promise<FunctionsHost> {
-    const log = options.log ?? ((line: string) => console.log(line));
+    const log =
+      options.log ??
+      ((line: string) => {
+        console.log(line);
+      });
     const settings = loadLocalSettings(options.projectDir);
     const values = { ...settings.values, ...options.settingsOverrides };
     // The host hands app settings to the worker as environment variables.
@@ -54,12 +62,9 @@ export class FunctionsHost {
 
     const registered = installFunctionsCoreShim();
     loadFunctionApp(options.projectDir);
-    // Loaded after the shim, from the same place the app loads it, so HttpRequest/HttpResponse are the app's.
-    const functionsModule = require(require.resolve('@azure/functions', { paths: [options.projectDir] })) as FunctionsModule;
 
     const routePrefix = readRoutePrefix(options.projectDir);
     const httpFunctions = registered.flatMap((fn) => toHttpFunction(fn, values));
-    let host: FunctionsHost | undefined;
     const server = createServer((request, response) => {
       void serve(request, response);
     });
@@ -71,10 +76,10 @@ export class FunctionsHost {
         if (!response.headersSent) response.writeHead(500).end();
       }
     };
-    host = new FunctionsHost(server, registered, routePrefix, settings.source);
+    const host = new FunctionsHost(server, registered, routePrefix, settings.source);
     server.on('connection', (socket: Socket) => {
-      host?.sockets.add(socket);
-      socket.once('close', () => host?.sockets.delete(socket));
+      host.sockets.add(socket);
+      socket.once('close', () => host.sockets.delete(socket));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -97,12 +102,22 @@ export class FunctionsHost {
       if (!trigger) return [];
       const methods = Array.isArray(trigger.methods) ? (trigger.methods as string[]).join(',') : 'ANY';
       const route = typeof trigger.route === 'string' ? trigger.route : fn.name;
-      return [{ name: fn.name, methods, url: `http://localhost:${this.port}/${this.routePrefix ? `${this.routePrefix}/` : ''}${route}` }];
+      return [
+        {
+          name: fn.name,
+          methods,
+          url: `http://localhost:${this.port}/${this.routePrefix ? `${this.routePrefix}/` : ''}${route}`,
+        },
+      ];
     });
   }
 
   async stop(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) =>
+      this.server.close(() => {
+        resolve();
+      }),
+    );
     for (const socket of this.sockets) socket.destroy();
     await closed;
   }
@@ -111,7 +126,9 @@ export class FunctionsHost {
 function readRoutePrefix(projectDir: string): string {
   const path = join(projectDir, 'host.json');
   if (!existsSync(path)) return 'api';
-  const hostJson = JSON.parse(readFileSync(path, 'utf8')) as { extensions?: { http?: { routePrefix?: unknown } } };
+  const hostJson = JSON.parse(readFileSync(path, 'utf8')) as {
+    extensions?: { http?: { routePrefix?: unknown } };
+  };
   const prefix = hostJson.extensions?.http?.routePrefix;
   return typeof prefix === 'string' ? prefix.replace(/^\/+|\/+$/g, '') : 'api';
 }
@@ -119,8 +136,13 @@ function readRoutePrefix(projectDir: string): string {
 function toHttpFunction(fn: RegisteredFunction, settings: Readonly<Record<string, string>>): HttpFunction[] {
   const trigger = Object.values(fn.bindings).find((b) => b.type === 'httpTrigger');
   if (!trigger) return [];
-  const routeTemplate = typeof trigger.route === 'string' ? resolveSettingReferences(trigger.route, settings, `Function ${fn.name}`) : fn.name;
-  const methods = Array.isArray(trigger.methods) ? new Set((trigger.methods as string[]).map((m) => m.toUpperCase())) : undefined;
+  const routeTemplate =
+    typeof trigger.route === 'string'
+      ? resolveSettingReferences(trigger.route, settings, `Function ${fn.name}`)
+      : fn.name;
+  const methods = Array.isArray(trigger.methods)
+    ? new Set((trigger.methods as string[]).map((m) => m.toUpperCase()))
+    : undefined;
   return [{ name: fn.name, route: compileRoute(routeTemplate), methods, handler: fn.handler }];
 }
 
@@ -137,7 +159,9 @@ async function handleRequest(
   const prefixSegments = routePrefix.split('/').filter((s) => s !== '');
   const method = (request.method ?? 'GET').toUpperCase();
   if (segments.length === 0 && method === 'GET') {
-    response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('Local Functions host is running.\n');
+    response
+      .writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
+      .end('Local Functions host is running.\n');
     return;
   }
   const underPrefix = prefixSegments.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase());
@@ -182,7 +206,9 @@ async function handleRequest(
     invocationId,
     functionName: name,
     logHandler: (level, ...args) => {
-      const text = args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ');
+      const text = args
+        .map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a)))
+        .join(' ');
       log(`[${name}]${level === 'information' ? '' : ` ${level}:`} ${text}`);
     },
   });
@@ -201,9 +227,7 @@ async function handleRequest(
     return;
   }
   const httpResponse =
-    result instanceof functionsModule.HttpResponse
-      ? result
-      : new functionsModule.HttpResponse(result as ConstructorParameters<typeof functionsModule.HttpResponse>[0]);
+    result instanceof functionsModule.HttpResponse ? result : new functionsModule.HttpResponse(result);
   const responseBody = Buffer.from(await httpResponse.arrayBuffer());
   const outHeaders: Record<string, string> = {};
   httpResponse.headers.forEach((value, key) => {

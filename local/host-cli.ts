@@ -14,17 +14,27 @@ async function main(): Promise<void> {
     return;
   }
   const portText = values.port ?? '7071';
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new Error('--port must be a port number (0 = any free port).');
-  const overrides = process.env[HOST_OVERRIDES_ENV] ? (JSON.parse(process.env[HOST_OVERRIDES_ENV]) as Record<string, string>) : {};
-  const host = await FunctionsHost.start({ projectDir: values['project-dir'] ?? process.cwd(), port: Number(portText), settingsOverrides: overrides });
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
+    throw new Error('--port must be a port number (0 = any free port).');
+  const overrides = process.env[HOST_OVERRIDES_ENV]
+    ? (JSON.parse(process.env[HOST_OVERRIDES_ENV]) as Record<string, string>)
+    : {};
+  const host = await FunctionsHost.start({
+    projectDir: values['project-dir'] ?? process.cwd(),
+    port: Number(portText),
+    settingsOverrides: overrides,
+  });
   const stop = () => {
-    void host.stop().then(() => process.disconnect?.());
+    void host.stop().then(() => {
+      if (process.connected) process.disconnect();
+    });
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   if (process.send) {
-    process.on('message', (message: HostParentMessage) => {
-      if (message.type === 'stop') stop();
+    // The only message a parent sends is { type: 'stop' }.
+    process.on('message', (_message: HostParentMessage) => {
+      stop();
     });
     process.once('disconnect', stop);
     process.send({ type: 'ready', port: host.port } satisfies HostChildMessage);
@@ -37,5 +47,5 @@ main().catch((error: unknown) => {
   console.error(`The local Functions host could not start: ${(error as Error).message}`);
   process.send?.({ type: 'failed', error: (error as Error).message } satisfies HostChildMessage);
   process.exitCode = 1;
-  process.disconnect?.();
+  if (process.connected) process.disconnect();
 });

@@ -19,11 +19,18 @@ export function compileRoute(template: string): CompiledRoute {
     .map((segment) => {
       const param = /^\{(\*)?([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z]+)(?:\([^)]*\))?)?(\?)?\}$/.exec(segment);
       if (!param) {
-        if (segment.includes('{')) throw new Error(`Unsupported route segment "${segment}" in "${template}".`);
+        if (segment.includes('{'))
+          throw new Error(`Unsupported route segment "${segment}" in "${template}".`);
         return { kind: 'literal', text: segment.toLowerCase() };
       }
       const [, star, name = '', constraint, optional] = param;
-      return { kind: 'param', name, optional: optional === '?', catchAll: star === '*', ...(constraint ? { constraint } : {}) };
+      return {
+        kind: 'param',
+        name,
+        optional: optional === '?',
+        catchAll: star === '*',
+        ...(constraint ? { constraint } : {}),
+      };
     });
 
   return {

@@ -13,7 +13,10 @@ export interface LocalSettings {
  * example, whose defaults point at the local emulator), with environment variables taking precedence.
  */
 export function loadLocalSettings(projectDir: string, env: NodeJS.ProcessEnv = process.env): LocalSettings {
-  const candidates = [join(projectDir, 'local.settings.json'), join(projectDir, 'local.settings.json.example')];
+  const candidates = [
+    join(projectDir, 'local.settings.json'),
+    join(projectDir, 'local.settings.json.example'),
+  ];
   const source = candidates.find((path) => existsSync(path));
   const fileValues: Record<string, string> = {};
   if (source) {
@@ -23,7 +26,8 @@ export function loadLocalSettings(projectDir: string, env: NodeJS.ProcessEnv = p
     } catch (error) {
       throw new Error(`${source} is not valid JSON: ${(error as Error).message}`);
     }
-    const values = (parsed as { Values?: unknown } | null)?.Values ?? {};
+    const values: unknown =
+      typeof parsed === 'object' && parsed !== null ? ((parsed as { Values?: unknown }).Values ?? {}) : {};
     if (typeof values !== 'object' || values === null || Array.isArray(values)) {
       throw new Error(`${source}: "Values" must be an object of strings.`);
     }
@@ -38,10 +42,15 @@ export function loadLocalSettings(projectDir: string, env: NodeJS.ProcessEnv = p
 }
 
 /** Resolves `%NAME%` app-setting references in a binding value, as the Functions host does. */
-export function resolveSettingReferences(value: string, settings: Readonly<Record<string, string>>, where: string): string {
+export function resolveSettingReferences(
+  value: string,
+  settings: Readonly<Record<string, string>>,
+  where: string,
+): string {
   return value.replace(/%([^%]+)%/g, (_match, name: string) => {
     const resolved = settings[name];
-    if (resolved === undefined) throw new Error(`${where} refers to %${name}%, but no app setting ${name} is defined.`);
+    if (resolved === undefined)
+      throw new Error(`${where} refers to %${name}%, but no app setting ${name} is defined.`);
     return resolved;
   });
 }

@@ -42,9 +42,11 @@ async function main(): Promise<void> {
     return;
   }
   const deviceCount = Number(values.devices ?? '1');
-  if (!Number.isInteger(deviceCount) || deviceCount < 1 || deviceCount > 10_000) throw new UsageError('--devices must be from 1 to 10000.');
+  if (!Number.isInteger(deviceCount) || deviceCount < 1 || deviceCount > 10_000)
+    throw new UsageError('--devices must be from 1 to 10000.');
   const interval = Number(values.interval ?? '1');
-  if (!Number.isInteger(interval) || interval < 1 || interval > 3600) throw new UsageError('--interval must be 1..3600 seconds.');
+  if (!Number.isInteger(interval) || interval < 1 || interval > 3600)
+    throw new UsageError('--interval must be 1..3600 seconds.');
   const deviceIds = simulatedDeviceIds(deviceCount);
 
   const emulator = await startEmulator({
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
     stopping = true;
     console.log('\nStopping the local stack...');
     void Promise.all(devices.map((device) => device.stop()))
-      .then(() => host?.stop())
+      .then(() => host.stop())
       .then(stopEmulator)
       .then(() => {
         console.log('Stopped.');
@@ -137,7 +139,9 @@ function printBanner(emulator: RunningEmulator, host: FunctionsHost, deviceIds: 
     `   ${info.serviceConnectionString}`,
     ` IOTHUB_DEVICE_CONNECTION_STRING (${first}):`,
     `   ${emulator.deviceConnectionString(first)}`,
-    ...(deviceIds.length > 1 ? [` (${deviceIds.length} devices: ${first} .. ${deviceIds[deviceIds.length - 1] ?? ''})`] : []),
+    ...(deviceIds.length > 1
+      ? [` (${deviceIds.length} devices: ${first} .. ${deviceIds[deviceIds.length - 1] ?? ''})`]
+      : []),
     '================================================================================',
     '',
   ];
@@ -147,6 +151,7 @@ function printBanner(emulator: RunningEmulator, host: FunctionsHost, deviceIds: 
 main().catch((error: unknown) => {
   const message = (error as Error).message;
   console.error(error instanceof UsageError ? message : `npm start failed: ${message}`);
-  if (/EADDRINUSE/.test(message)) console.error('A port is in use: pick others with --port, --mqtt-port or --https-port.');
+  if (/EADDRINUSE/.test(message))
+    console.error('A port is in use: pick others with --port, --mqtt-port or --https-port.');
   process.exit(error instanceof UsageError ? 2 : 1);
 });

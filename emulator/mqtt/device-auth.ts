@@ -4,8 +4,7 @@ import type { DeviceRegistry } from '../registry';
 import { parseSasToken, verifySasToken } from '../sas';
 
 export type ConnectVerdict =
-  | { ok: true; deviceId: string; expiry: number }
-  | { ok: false; returnCode: 4 | 5; reason: string };
+  { ok: true; deviceId: string; expiry: number } | { ok: false; returnCode: 4 | 5; reason: string };
 
 export interface DeviceAuthContext {
   readonly hostName: string;
@@ -25,12 +24,18 @@ export function authenticateDevice(
   password: Buffer | undefined,
   nowMs = Date.now(),
 ): ConnectVerdict {
-  if (clientId.includes('/')) return { ok: false, returnCode: 5, reason: 'module identities are not supported yet' };
+  if (clientId.includes('/'))
+    return { ok: false, returnCode: 5, reason: 'module identities are not supported yet' };
   const host = context.hostName.toLowerCase();
   if (!username || !username.toLowerCase().startsWith(`${host}/${clientId.toLowerCase()}/`)) {
-    return { ok: false, returnCode: 4, reason: `user name must be "${context.hostName}/${clientId}/?api-version=..."` };
+    return {
+      ok: false,
+      returnCode: 4,
+      reason: `user name must be "${context.hostName}/${clientId}/?api-version=..."`,
+    };
   }
-  if (!password || password.length === 0) return { ok: false, returnCode: 4, reason: 'no SAS token in the password' };
+  if (!password || password.length === 0)
+    return { ok: false, returnCode: 4, reason: 'no SAS token in the password' };
   const token = parseSasToken(password.toString('utf8'));
   if (!token) return { ok: false, returnCode: 4, reason: 'the password is not a SAS token' };
 

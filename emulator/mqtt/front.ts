@@ -8,7 +8,12 @@ import type { DeviceRegistry } from '../registry';
 import type { TelemetryLog } from '../telemetry-log';
 import { authenticateDevice, type DeviceAuthContext } from './device-auth';
 import { DeviceTwins } from './twins';
-import { isAllowedDeviceSubscription, METHODS_SUBSCRIPTION, methodRequestTopic, parseDevicePublishTopic } from './topics';
+import {
+  isAllowedDeviceSubscription,
+  METHODS_SUBSCRIPTION,
+  methodRequestTopic,
+  parseDevicePublishTopic,
+} from './topics';
 
 /** IoT Hub's limit for one device-to-cloud message. */
 export const MAX_TELEMETRY_BYTES = 256 * 1024;
@@ -53,24 +58,39 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
   static async start(options: MqttFrontOptions): Promise<MqttFront> {
     // aedes 1.x is an ES module; a dynamic import keeps the emulator CommonJS like the rest of the project.
     const { Aedes } = await import('aedes');
-    let front: MqttFront | undefined;
+    // The broker's hooks need the front, which needs the broker: the hooks reach it through this reference.
+    const ref: { front?: MqttFront } = {};
     const broker = await Aedes.createBroker({
       authenticate: (client, username, password, done) => {
-        front?.authenticate(client, username, password, done);
+        if (!ref.front) {
+          done(Object.assign(new Error('starting'), { returnCode: 3 as const }), null);
+          return;
+        }
+        ref.front.authenticate(client, username, password, done);
       },
       authorizePublish: (client, packet, done) => {
-        if (!front) return done(new Error('starting'));
-        front.authorizePublish(client, packet, done);
+        if (!ref.front) {
+          done(new Error('starting'));
+          return;
+        }
+        ref.front.authorizePublish(client, packet, done);
       },
       authorizeSubscribe: (client, subscription, done) => {
-        if (!front) return done(new Error('starting'));
-        front.authorizeSubscribe(client, subscription, done);
+        if (!ref.front) {
+          done(new Error('starting'));
+          return;
+        }
+        ref.front.authorizeSubscribe(client, subscription, done);
       },
     });
-    const server = createServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, (socket) => {
-      broker.handle(socket);
-    });
-    front = new MqttFront(options, broker, server);
+    const server = createServer(
+      { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' },
+      (socket) => {
+        broker.handle(socket);
+      },
+    );
+    const front = new MqttFront(options, broker, server);
+    ref.front = front;
     front.wireEvents();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -104,7 +124,10 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
   sendMethodRequest(deviceId: string, methodName: string, requestId: string, payload: Buffer): boolean {
     const device = this.devices.get(deviceId);
     if (!device) return false;
-    device.client.publish(publishPacket(methodRequestTopic(methodName, requestId), payload), ignoreWriteError);
+    device.client.publish(
+      publishPacket(methodRequestTopic(methodName, requestId), payload),
+      ignoreWriteError,
+    );
     return true;
   }
 
@@ -115,9 +138,17 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
 
   async close(): Promise<void> {
     for (const { expiryTimer } of this.devices.values()) clearTimeout(expiryTimer);
-    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const serverClosed = new Promise<void>((resolve) =>
+      this.server.close(() => {
+        resolve();
+      }),
+    );
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.broker.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      this.broker.close(() => {
+        resolve();
+      });
+    });
     await serverClosed;
     this.devices.clear();
   }
@@ -137,7 +168,10 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
       this.onClientGone(client);
     });
     this.broker.on('subscribe', (subscriptions, client) => {
-      if (subscriptions.some((s) => s.topic === METHODS_SUBSCRIPTION) && this.devices.get(client.id)?.client === client) {
+      if (
+        subscriptions.some((s) => s.topic === METHODS_SUBSCRIPTION) &&
+        this.devices.get(client.id)?.client === client
+      ) {
         this.emit('methods-ready', client.id);
       }
     });
@@ -172,7 +206,9 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     if (previous) clearTimeout(previous.expiryTimer);
     // IoT Hub closes a connection when its SAS token expires; the SDK renews by reconnecting.
     const expiryTimer = setTimeout(
-      () => client.close(),
+      () => {
+        client.close();
+      },
       Math.min(MAX_TIMER_MS, Math.max(0, (expiry ?? Infinity) * 1000 - Date.now())),
     );
     expiryTimer.unref();
@@ -192,15 +228,26 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     this.emit('disconnected', client.id);
   }
 
-  private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
-    if (!client) return done(null); // the broker's own messages
-    if (packet.qos === 2) return done(new Error('QoS 2 is not supported by IoT Hub'));
+  private authorizePublish(
+    client: Client | null,
+    packet: PublishPacket,
+    done: (error?: Error | null) => void,
+  ): void {
+    if (!client) {
+      done(null);
+      return;
+    } // the broker's own messages
+    if (packet.qos === 2) {
+      done(new Error('QoS 2 is not supported by IoT Hub'));
+      return;
+    }
     const topic = parseDevicePublishTopic(client.id, packet.topic);
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     switch (topic.kind) {
       case 'telemetry': {
         if (payload.length > MAX_TELEMETRY_BYTES) {
-          return done(new Error(`telemetry message of ${payload.length} bytes exceeds ${MAX_TELEMETRY_BYTES}`));
+          done(new Error(`telemetry message of ${payload.length} bytes exceeds ${MAX_TELEMETRY_BYTES}`));
+          return;
         }
         const device = this.options.registry.find(client.id);
         this.options.telemetry.append({
@@ -210,20 +257,30 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
           systemProperties: topic.properties.system,
           applicationProperties: topic.properties.user,
         });
-        return done(null);
+        done(null);
+        return;
       }
       case 'method-response':
         this.emit('method-response', client.id, topic.requestId, topic.status, payload);
-        return done(null);
+        {
+          done(null);
+          return;
+        }
       case 'twin-get':
       case 'twin-reported': {
         const reply = this.twins.handle(client.id, topic, payload);
         client.publish(publishPacket(reply.topic, reply.payload), ignoreWriteError);
-        return done(null);
+        done(null);
+        return;
       }
       case 'invalid':
-        this.options.log.warn(`device ${JSON.stringify(client.id)} may not publish to ${JSON.stringify(packet.topic)}: ${topic.reason}`);
-        return done(new Error(topic.reason));
+        this.options.log.warn(
+          `device ${JSON.stringify(client.id)} may not publish to ${JSON.stringify(packet.topic)}: ${topic.reason}`,
+        );
+        {
+          done(new Error(topic.reason));
+          return;
+        }
     }
   }
 
@@ -232,10 +289,16 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     subscription: Subscription,
     done: (error: Error | null, subscription?: Subscription | null) => void,
   ): void {
-    if (subscription.qos === 2) return done(new Error('QoS 2 is not supported by IoT Hub'));
+    if (subscription.qos === 2) {
+      done(new Error('QoS 2 is not supported by IoT Hub'));
+      return;
+    }
     if (!isAllowedDeviceSubscription(client.id, subscription.topic)) {
-      this.options.log.warn(`device ${JSON.stringify(client.id)} may not subscribe to ${JSON.stringify(subscription.topic)}`);
-      return done(null, null); // SUBACK failure (0x80) for this filter
+      this.options.log.warn(
+        `device ${JSON.stringify(client.id)} may not subscribe to ${JSON.stringify(subscription.topic)}`,
+      );
+      done(null, null);
+      return; // SUBACK failure (0x80) for this filter
     }
     done(null, subscription);
   }

@@ -37,9 +37,12 @@ export function parseDevicePublishTopic(deviceId: string, topic: string): Device
   const telemetryPrefix = `devices/${deviceId}/messages/events/`;
   if (topic.startsWith(telemetryPrefix)) {
     const properties = parsePropertyBag(topic.slice(telemetryPrefix.length));
-    return properties ? { kind: 'telemetry', properties } : { kind: 'invalid', reason: 'malformed property bag' };
+    return properties
+      ? { kind: 'telemetry', properties }
+      : { kind: 'invalid', reason: 'malformed property bag' };
   }
-  if (topic === `devices/${deviceId}/messages/events`) return { kind: 'telemetry', properties: { system: {}, user: {} } };
+  if (topic === `devices/${deviceId}/messages/events`)
+    return { kind: 'telemetry', properties: { system: {}, user: {} } };
 
   const methodResponse = METHOD_RESPONSE.exec(topic);
   if (methodResponse) {

@@ -31,14 +31,23 @@ export class DeviceTwins {
     try {
       patch = JSON.parse(payload.toString('utf8'));
     } catch {
-      return { topic: twinResponseTopic(400, request.requestId), payload: Buffer.from('{"message":"Invalid JSON"}') };
+      return {
+        topic: twinResponseTopic(400, request.requestId),
+        payload: Buffer.from('{"message":"Invalid JSON"}'),
+      };
     }
     if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
-      return { topic: twinResponseTopic(400, request.requestId), payload: Buffer.from('{"message":"Patch must be a JSON object"}') };
+      return {
+        topic: twinResponseTopic(400, request.requestId),
+        payload: Buffer.from('{"message":"Patch must be a JSON object"}'),
+      };
     }
     mergePatch(twin.reported, patch as Record<string, unknown>);
     twin.reportedVersion++;
-    return { topic: twinResponseTopic(204, request.requestId, twin.reportedVersion), payload: Buffer.alloc(0) };
+    return {
+      topic: twinResponseTopic(204, request.requestId, twin.reportedVersion),
+      payload: Buffer.alloc(0),
+    };
   }
 
   private twinOf(deviceId: string): Twin {
@@ -55,10 +64,11 @@ export class DeviceTwins {
 function mergePatch(target: Record<string, unknown>, patch: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) {
-      delete target[key];
+      Reflect.deleteProperty(target, key);
     } else if (typeof value === 'object' && !Array.isArray(value)) {
       const existing = target[key];
-      const child = typeof existing === 'object' && existing !== null && !Array.isArray(existing) ? existing : {};
+      const child =
+        typeof existing === 'object' && existing !== null && !Array.isArray(existing) ? existing : {};
       mergePatch(child as Record<string, unknown>, value as Record<string, unknown>);
       target[key] = child;
     } else {

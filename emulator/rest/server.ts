@@ -13,7 +13,7 @@ import type { TlsMaterial } from '../certificates';
 import { errorBody, HubError, hubErrors, type ErrorBodyShape } from '../errors';
 import type { Logger } from '../log';
 import type { MethodDispatcher, MethodInvocation } from '../methods';
-import type { DeviceRegistry, DeviceUpdate } from '../registry';
+import type { DeviceRegistry } from '../registry';
 import type { Right } from '../policies';
 import { authorizeServiceRequest, type ServiceAuthContext } from './service-auth';
 
@@ -53,14 +53,15 @@ export class RestFront {
   ) {}
 
   static async start(options: RestFrontOptions): Promise<RestFront> {
-    let front: RestFront | undefined;
+    const ref: { front?: RestFront } = {};
     const server = createServer(
       { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', keepAliveTimeout: 65_000 },
       (request, response) => {
-        void front?.serve(request, response);
+        void ref.front?.serve(request, response);
       },
     );
-    front = new RestFront(options, server);
+    const front = new RestFront(options, server);
+    ref.front = front;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host, () => {
@@ -76,7 +77,11 @@ export class RestFront {
   }
 
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) =>
+      this.server.close(() => {
+        resolve();
+      }),
+    );
     this.server.closeAllConnections();
     await closed;
   }
@@ -94,20 +99,40 @@ export class RestFront {
       send(response, reply.status, reply.body, reply.headers);
     } catch (error) {
       const hubError = error instanceof HubError ? error : undefined;
-      if (!hubError) this.options.log.warn(`internal error on ${request.method ?? '?'} ${request.url ?? '?'}: ${String(error)}`);
+      if (!hubError)
+        this.options.log.warn(
+          `internal error on ${request.method ?? '?'} ${request.url ?? '?'}: ${String(error)}`,
+        );
       const failure = hubError ?? new HubError(500, 500001, 'ServerError', 'Internal error in the emulator.');
       const { body, trackingId } = errorBody(failure, shape);
-      send(response, failure.httpStatus, body, { 'iothub-errorcode': failure.codeName, 'x-ms-request-id': trackingId });
+      send(response, failure.httpStatus, body, {
+        'iothub-errorcode': failure.codeName,
+        'x-ms-request-id': trackingId,
+      });
     }
   }
 
   private route(method: string, pathname: string): Route {
-    const segments = pathname.split('/').filter((s) => s !== '').map(decodeSegment);
+    const segments = pathname
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decodeSegment);
     const [first, deviceId, third, moduleId, fifth] = segments;
     if (first === 'twins' && deviceId !== undefined && third === 'methods' && segments.length === 3) {
-      return this.only(method, 'POST', { right: 'ServiceConnect', shape: 'json-in-message', handle: (_r, body) => this.invokeMethod(deviceId, body) });
+      return this.only(method, 'POST', {
+        right: 'ServiceConnect',
+        shape: 'json-in-message',
+        handle: (_r, body) => this.invokeMethod(deviceId, body),
+      });
     }
-    if (first === 'twins' && deviceId !== undefined && third === 'modules' && moduleId !== undefined && fifth === 'methods' && segments.length === 5) {
+    if (
+      first === 'twins' &&
+      deviceId !== undefined &&
+      third === 'modules' &&
+      moduleId !== undefined &&
+      fifth === 'methods' &&
+      segments.length === 5
+    ) {
       return this.only(method, 'POST', {
         right: 'ServiceConnect',
         shape: 'json-in-message',
@@ -118,16 +143,32 @@ export class RestFront {
       });
     }
     if (first === 'devices' && segments.length === 1) {
-      return this.only(method, 'GET', { right: 'RegistryRead', shape: 'error-code-prefix', handle: () => Promise.resolve({ status: 200, body: this.options.registry.list() }) });
+      return this.only(method, 'GET', {
+        right: 'RegistryRead',
+        shape: 'error-code-prefix',
+        handle: () => Promise.resolve({ status: 200, body: this.options.registry.list() }),
+      });
     }
     if (first === 'devices' && deviceId !== undefined && segments.length === 2) {
       switch (method) {
         case 'GET':
-          return { right: 'RegistryRead', shape: 'error-code-prefix', handle: () => Promise.resolve(this.deviceReply(200, deviceId)) };
+          return {
+            right: 'RegistryRead',
+            shape: 'error-code-prefix',
+            handle: () => Promise.resolve(this.deviceReply(200, deviceId)),
+          };
         case 'PUT':
-          return { right: 'RegistryWrite', shape: 'error-code-prefix', handle: (request, body) => this.putDevice(deviceId, request, body) };
+          return {
+            right: 'RegistryWrite',
+            shape: 'error-code-prefix',
+            handle: (request, body) => this.putDevice(deviceId, request, body),
+          };
         case 'DELETE':
-          return { right: 'RegistryWrite', shape: 'error-code-prefix', handle: (request) => this.deleteDevice(deviceId, request) };
+          return {
+            right: 'RegistryWrite',
+            shape: 'error-code-prefix',
+            handle: (request) => this.deleteDevice(deviceId, request),
+          };
         default:
           throw hubErrors.methodNotAllowed(`${method} is not supported on /devices/{id}.`);
       }
@@ -152,9 +193,9 @@ export class RestFront {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw hubErrors.argumentInvalid('The request body must be a device JSON object.');
     }
-    const { created } = this.options.registry.put(deviceId, body as DeviceUpdate, ifMatchOf(request));
+    this.options.registry.put(deviceId, body, ifMatchOf(request));
     await this.options.onRegistryChanged();
-    void created; // IoT Hub answers 200 to both a create and an update
+    // IoT Hub answers 200 to a create and to an update.
     return this.deviceReply(200, deviceId);
   }
 
@@ -172,36 +213,58 @@ export class RestFront {
 
 function readInvocation(body: unknown): MethodInvocation {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw hubErrors.argumentInvalid('The request body must be a JSON object with methodName, payload and timeouts.');
+    throw hubErrors.argumentInvalid(
+      'The request body must be a JSON object with methodName, payload and timeouts.',
+    );
   }
-  const { methodName, payload, responseTimeoutInSeconds, connectTimeoutInSeconds } = body as Record<string, unknown>;
+  const { methodName, payload, responseTimeoutInSeconds, connectTimeoutInSeconds } = body as Record<
+    string,
+    unknown
+  >;
   if (typeof methodName !== 'string' || !isValidMethodName(methodName)) {
     throw hubErrors.argumentInvalid(`methodName must be ${METHOD_NAME_RULE}.`);
   }
   const bytes = payloadBytes(payload);
   if (bytes > METHOD_PAYLOAD_MAX_BYTES) {
-    throw hubErrors.argumentInvalid(`The payload is ${bytes} bytes; direct method payloads are limited to ${METHOD_PAYLOAD_MAX_BYTES} bytes.`);
+    throw hubErrors.argumentInvalid(
+      `The payload is ${bytes} bytes; direct method payloads are limited to ${METHOD_PAYLOAD_MAX_BYTES} bytes.`,
+    );
   }
   return {
     methodName,
     payload: payload ?? null,
-    responseTimeoutInSeconds: readSeconds('responseTimeoutInSeconds', responseTimeoutInSeconds, RESPONSE_TIMEOUT),
+    responseTimeoutInSeconds: readSeconds(
+      'responseTimeoutInSeconds',
+      responseTimeoutInSeconds,
+      RESPONSE_TIMEOUT,
+    ),
     connectTimeoutInSeconds: readSeconds('connectTimeoutInSeconds', connectTimeoutInSeconds, CONNECT_TIMEOUT),
   };
 }
 
-function readSeconds(name: string, value: unknown, range: { min: number; max: number; default: number }): number {
+function readSeconds(
+  name: string,
+  value: unknown,
+  range: { min: number; max: number; default: number },
+): number {
   if (value === undefined || value === null) return range.default;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
-    throw hubErrors.argumentInvalid(`${name} must be a whole number of seconds from ${range.min} to ${range.max}.`);
+    throw hubErrors.argumentInvalid(
+      `${name} must be a whole number of seconds from ${range.min} to ${range.max}.`,
+    );
   }
   return value;
 }
 
 function checkApiVersion(version: string | null): void {
-  if (!version) throw hubErrors.argumentInvalid(`The api-version query parameter is required (${MIN_API_VERSION} or newer).`);
+  if (!version)
+    throw hubErrors.argumentInvalid(
+      `The api-version query parameter is required (${MIN_API_VERSION} or newer).`,
+    );
   if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(version) || version.slice(0, 10) < MIN_API_VERSION) {
-    throw hubErrors.argumentInvalid(`api-version ${version} is not supported; use ${MIN_API_VERSION} or newer.`);
+    throw hubErrors.argumentInvalid(
+      `api-version ${version} is not supported; use ${MIN_API_VERSION} or newer.`,
+    );
   }
 }
 
@@ -237,7 +300,12 @@ async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   }
 }
 
-function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
   response.writeHead(status, {
     ...headers,

@@ -12,7 +12,10 @@ import { readIotHubSettings } from '../lib/settings';
  * answers with the device's `{status, payload}`.
  */
 export function createInvokeDeviceMethodHandler(getClient: () => Client = getIotHubClient) {
-  return async function invokeDeviceMethod(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return async function invokeDeviceMethod(
+    request: HttpRequest,
+    context: InvocationContext,
+  ): Promise<HttpResponseInit> {
     const started = performance.now();
     try {
       const call = parseMethodCall(request.params, await request.text());
@@ -24,7 +27,9 @@ export function createInvokeDeviceMethodHandler(getClient: () => Client = getIot
     } catch (error) {
       const reply = mapError(error, hubHostName());
       const log = reply.status >= 500 ? context.error.bind(context) : context.warn.bind(context);
-      log(`Direct method ${request.params.methodName ?? '?'} on ${request.params.deviceId ?? '?'} failed: ${reply.status} ${reply.code}: ${reply.message}`);
+      log(
+        `Direct method ${request.params.methodName ?? '?'} on ${request.params.deviceId ?? '?'} failed: ${reply.status} ${reply.code}: ${reply.message}`,
+      );
       return errorResponse(reply);
     }
   };

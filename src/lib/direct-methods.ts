@@ -24,17 +24,19 @@ export async function invokeDirectMethod(client: Client, call: MethodCall): Prom
     }, limitMs);
   });
   try {
-    const { result } = await Promise.race([
-      client.invokeDeviceMethod(call.deviceId, {
-        methodName: call.methodName,
-        payload: call.payload,
-        responseTimeoutInSeconds: call.responseTimeoutInSeconds,
-        connectTimeoutInSeconds: call.connectTimeoutInSeconds,
-      }),
-      guard,
-    ]);
-    const answer = result as { status?: unknown; payload?: unknown } | undefined;
-    return { status: typeof answer?.status === 'number' ? answer.status : 0, payload: answer?.payload ?? null };
+    // The SDK types the device's answer as any; it is read defensively below.
+    const invocation: Promise<{ result: unknown }> = client.invokeDeviceMethod(call.deviceId, {
+      methodName: call.methodName,
+      payload: call.payload,
+      responseTimeoutInSeconds: call.responseTimeoutInSeconds,
+      connectTimeoutInSeconds: call.connectTimeoutInSeconds,
+    });
+    const { result } = await Promise.race([invocation, guard]);
+    const answer = result as { status?: unknown; payload?: unknown } | null | undefined;
+    return {
+      status: typeof answer?.status === 'number' ? answer.status : 0,
+      payload: answer?.payload ?? null,
+    };
   } finally {
     clearTimeout(timer);
   }

@@ -21,7 +21,10 @@ interface SdkHttpError {
   readonly name?: string;
   readonly message?: string;
   readonly code?: string;
-  readonly response?: { readonly statusCode?: number; readonly headers?: Record<string, string | string[] | undefined> };
+  readonly response?: {
+    readonly statusCode?: number;
+    readonly headers?: Record<string, string | string[] | undefined>;
+  };
   readonly responseBody?: unknown;
 }
 
@@ -56,8 +59,16 @@ export function mapError(error: unknown, hostName: string): ErrorReply {
   const hubMessage = redactSecrets(details.message ?? sdkError.message ?? 'no details');
   const withTracking = (reply: ErrorReply): ErrorReply => (trackingId ? { ...reply, trackingId } : reply);
 
-  if (details.errorCode === 404001 || details.codeName === 'DeviceNotFound' || sdkError.name === 'DeviceNotFoundError') {
-    return withTracking({ status: 404, code: 'DeviceNotFound', message: `IoT Hub does not know this device, or it is disabled: ${hubMessage}` });
+  if (
+    details.errorCode === 404001 ||
+    details.codeName === 'DeviceNotFound' ||
+    sdkError.name === 'DeviceNotFoundError'
+  ) {
+    return withTracking({
+      status: 404,
+      code: 'DeviceNotFound',
+      message: `IoT Hub does not know this device, or it is disabled: ${hubMessage}`,
+    });
   }
   if (details.errorCode === 404103 || details.codeName === 'DeviceNotOnline') {
     return withTracking({
@@ -67,7 +78,11 @@ export function mapError(error: unknown, hostName: string): ErrorReply {
     });
   }
   if (status === 504 || details.errorCode === 504101 || sdkError.name === 'GatewayTimeoutError') {
-    return withTracking({ status: 504, code: 'GatewayTimeout', message: `The device did not answer in time: ${hubMessage}` });
+    return withTracking({
+      status: 504,
+      code: 'GatewayTimeout',
+      message: `The device did not answer in time: ${hubMessage}`,
+    });
   }
   if (status === 429 || sdkError.name === 'ThrottlingError') {
     return withTracking({
@@ -96,7 +111,11 @@ export function mapError(error: unknown, hostName: string): ErrorReply {
     });
   }
   if (status === 400) {
-    return withTracking({ status: 400, code: 'InvalidRequest', message: `IoT Hub refused the request: ${hubMessage}` });
+    return withTracking({
+      status: 400,
+      code: 'InvalidRequest',
+      message: `IoT Hub refused the request: ${hubMessage}`,
+    });
   }
   if (status === undefined && isNetworkError(sdkError)) {
     return {
@@ -153,11 +172,16 @@ function retryAfter(headers: Record<string, string | string[] | undefined> | und
 function isNetworkError(error: SdkHttpError): boolean {
   const code = error.code ?? '';
   return (
-    /^(E[A-Z_]+|ERR_TLS_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_[A-Z_]+)$/.test(code) ||
-    /socket hang up/i.test(error.message ?? '')
+    /^(E[A-Z_]+|ERR_TLS_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_[A-Z_]+)$/.test(
+      code,
+    ) || /socket hang up/i.test(error.message ?? '')
   );
 }
 
 function isCredentialError(error: SdkHttpError): boolean {
-  return error.name === 'CredentialUnavailableError' || error.name === 'AuthenticationError' || error.name === 'AggregateAuthenticationError';
+  return (
+    error.name === 'CredentialUnavailableError' ||
+    error.name === 'AuthenticationError' ||
+    error.name === 'AggregateAuthenticationError'
+  );
 }

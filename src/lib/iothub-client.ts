@@ -60,7 +60,8 @@ function emulatorAgent(endpoint: EmulatorEndpoint): Agent {
       lookup(endpoint.host, options, callback);
     },
     // The certificate is issued to the gateway (localhost), not to <hub>.azure-devices.net.
-    checkServerIdentity: (_hostname: string, certificate: PeerCertificate) => checkServerIdentity(endpoint.host, certificate),
+    checkServerIdentity: (_hostname: string, certificate: PeerCertificate) =>
+      checkServerIdentity(endpoint.host, certificate),
   });
   // Requests carry no port, so they go to the agent's default port: the emulator's.
   (agent as Agent & { defaultPort: number }).defaultPort = endpoint.port;
@@ -80,7 +81,12 @@ function serviceConfig(settings: IotHubSettings): ServiceConfig {
   return {
     host: settings.hostName,
     keyName: settings.keyName,
-    sharedAccessSignature: SharedAccessSignature.create(settings.hostName, settings.keyName, settings.key, anHourFromNow()),
+    sharedAccessSignature: SharedAccessSignature.create(
+      settings.hostName,
+      settings.keyName,
+      settings.key,
+      anHourFromNow(),
+    ),
   };
 }
 
@@ -96,7 +102,7 @@ function restClient(settings: IotHubSettings, config: ServiceConfig): RestApiCli
  */
 export function createIotHubClient(settings: IotHubSettings = readIotHubSettings()): Client {
   const config = serviceConfig(settings);
-  const client = new Client(new Amqp(config as ConstructorParameters<typeof Amqp>[0]), restClient(settings, config) as never);
+  const client = new Client(new Amqp(config), restClient(settings, config) as never);
   client.setRetryPolicy(new NoRetry());
   return client;
 }
@@ -104,7 +110,7 @@ export function createIotHubClient(settings: IotHubSettings = readIotHubSettings
 /** A registry client (device identities) with the same settings and emulator support. */
 export function createIotHubRegistry(settings: IotHubSettings = readIotHubSettings()): Registry {
   const config = serviceConfig(settings);
-  return new Registry(config as ConstructorParameters<typeof Registry>[0], restClient(settings, config) as never);
+  return new Registry(config, restClient(settings, config) as never);
 }
 
 let sharedClient: Client | undefined;

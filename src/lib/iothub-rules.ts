@@ -11,7 +11,8 @@ const DEVICE_ID = /^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$/;
 const METHOD_NAME = /^[\x21-\x7e]{1,128}$/;
 const METHOD_NAME_FORBIDDEN = /[/+#?]/;
 
-export const DEVICE_ID_RULE = "up to 128 ASCII letters, digits and the characters - . % _ * ? ! ( ) , : = @ $ '";
+export const DEVICE_ID_RULE =
+  "up to 128 ASCII letters, digits and the characters - . % _ * ? ! ( ) , : = @ $ '";
 export const METHOD_NAME_RULE = 'up to 128 printable ASCII characters other than / + # ? and spaces';
 
 export function isValidDeviceId(id: string): boolean {

@@ -26,32 +26,59 @@ const BODY_FIELDS = new Set(['payload', 'responseTimeoutInSeconds', 'connectTime
  * connectTimeoutInSeconds}` against IoT Hub's rules, so that bad input is refused with a 400 naming the field
  * instead of costing a hub call. No body means payload null and the hub's default timeouts.
  */
-export function parseMethodCall(params: Readonly<Record<string, string | undefined>>, bodyText: string): MethodCall {
+export function parseMethodCall(
+  params: Readonly<Record<string, string | undefined>>,
+  bodyText: string,
+): MethodCall {
   const deviceId = params.deviceId ?? '';
   if (!isValidDeviceId(deviceId)) {
-    throw new ValidationError('InvalidDeviceId', 'deviceId', `The device id ${JSON.stringify(deviceId)} is invalid: use ${DEVICE_ID_RULE}.`);
+    throw new ValidationError(
+      'InvalidDeviceId',
+      'deviceId',
+      `The device id ${JSON.stringify(deviceId)} is invalid: use ${DEVICE_ID_RULE}.`,
+    );
   }
   const methodName = params.methodName ?? '';
   if (!isValidMethodName(methodName)) {
-    throw new ValidationError('InvalidMethodName', 'methodName', `The method name ${JSON.stringify(methodName)} is invalid: use ${METHOD_NAME_RULE}.`);
+    throw new ValidationError(
+      'InvalidMethodName',
+      'methodName',
+      `The method name ${JSON.stringify(methodName)} is invalid: use ${METHOD_NAME_RULE}.`,
+    );
   }
   const body = parseBody(bodyText);
   for (const key of Object.keys(body)) {
     if (!BODY_FIELDS.has(key)) {
-      throw new ValidationError('UnknownField', key, `Unknown field ${JSON.stringify(key)}; the body accepts payload, responseTimeoutInSeconds and connectTimeoutInSeconds.`);
+      throw new ValidationError(
+        'UnknownField',
+        key,
+        `Unknown field ${JSON.stringify(key)}; the body accepts payload, responseTimeoutInSeconds and connectTimeoutInSeconds.`,
+      );
     }
   }
   const payload = body.payload ?? null;
   const bytes = payloadBytes(payload);
   if (bytes > METHOD_PAYLOAD_MAX_BYTES) {
-    throw new ValidationError('PayloadTooLarge', 'payload', `The payload is ${bytes} bytes as JSON; IoT Hub accepts at most ${METHOD_PAYLOAD_MAX_BYTES} bytes (128 KB).`);
+    throw new ValidationError(
+      'PayloadTooLarge',
+      'payload',
+      `The payload is ${bytes} bytes as JSON; IoT Hub accepts at most ${METHOD_PAYLOAD_MAX_BYTES} bytes (128 KB).`,
+    );
   }
   return {
     deviceId,
     methodName,
     payload,
-    responseTimeoutInSeconds: readSeconds('responseTimeoutInSeconds', body.responseTimeoutInSeconds, RESPONSE_TIMEOUT),
-    connectTimeoutInSeconds: readSeconds('connectTimeoutInSeconds', body.connectTimeoutInSeconds, CONNECT_TIMEOUT),
+    responseTimeoutInSeconds: readSeconds(
+      'responseTimeoutInSeconds',
+      body.responseTimeoutInSeconds,
+      RESPONSE_TIMEOUT,
+    ),
+    connectTimeoutInSeconds: readSeconds(
+      'connectTimeoutInSeconds',
+      body.connectTimeoutInSeconds,
+      CONNECT_TIMEOUT,
+    ),
   };
 }
 
@@ -61,18 +88,34 @@ function parseBody(text: string): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new ValidationError('InvalidJson', 'body', `The request body is not valid JSON: ${(error as Error).message}.`);
+    throw new ValidationError(
+      'InvalidJson',
+      'body',
+      `The request body is not valid JSON: ${(error as Error).message}.`,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ValidationError('InvalidBody', 'body', 'The request body must be a JSON object such as {"payload": 5}.');
+    throw new ValidationError(
+      'InvalidBody',
+      'body',
+      'The request body must be a JSON object such as {"payload": 5}.',
+    );
   }
   return value as Record<string, unknown>;
 }
 
-function readSeconds(field: string, value: unknown, range: { min: number; max: number; default: number }): number {
+function readSeconds(
+  field: string,
+  value: unknown,
+  range: { min: number; max: number; default: number },
+): number {
   if (value === undefined || value === null) return range.default;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
-    throw new ValidationError('InvalidTimeout', field, `${field} must be a whole number of seconds from ${range.min} to ${range.max}.`);
+    throw new ValidationError(
+      'InvalidTimeout',
+      field,
+      `${field} must be a whole number of seconds from ${range.min} to ${range.max}.`,
+    );
   }
   return value;
 }

@@ -32,7 +32,8 @@ export type IotHubSettings =
     }
   | { readonly auth: 'token-credential'; readonly hostName: string };
 
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /**
  * How the functions reach IoT Hub: a service connection string (local development, the emulator) or, in Azure,
@@ -61,11 +62,16 @@ export function readIotHubSettings(env: NodeJS.ProcessEnv = process.env): IotHub
 function fromConnectionString(connectionString: string, env: NodeJS.ProcessEnv): IotHubSettings {
   const name = SETTING.serviceConnectionString;
   const fields = parseConnectionString(connectionString);
-  if (!fields) throw new SettingsError(name, `${name} is not a connection string (Key=Value pairs separated by ";").`);
+  if (!fields)
+    throw new SettingsError(name, `${name} is not a connection string (Key=Value pairs separated by ";").`);
   const hostName = fields.get('HostName');
   const keyName = fields.get('SharedAccessKeyName');
   const key = fields.get('SharedAccessKey');
-  const missing = [!hostName && 'HostName', !keyName && 'SharedAccessKeyName', !key && 'SharedAccessKey'].filter(Boolean);
+  const missing = [
+    !hostName && 'HostName',
+    !keyName && 'SharedAccessKeyName',
+    !key && 'SharedAccessKey',
+  ].filter(Boolean);
   if (!hostName || !keyName || !key) {
     throw new SettingsError(
       name,
@@ -74,7 +80,8 @@ function fromConnectionString(connectionString: string, env: NodeJS.ProcessEnv):
     );
   }
   if (!HOST_NAME.test(hostName)) throw new SettingsError(name, `${name} has an invalid HostName.`);
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key)) throw new SettingsError(name, `${name} has a SharedAccessKey that is not base64.`);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key))
+    throw new SettingsError(name, `${name} has a SharedAccessKey that is not base64.`);
 
   const useEmulator = fields.get('UseDevelopmentEmulator');
   if (useEmulator === undefined || /^false$/i.test(useEmulator)) {
@@ -90,12 +97,22 @@ function fromConnectionString(connectionString: string, env: NodeJS.ProcessEnv):
     const match = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/.exec(gateway);
     const parsedPort = match?.[2] === undefined ? DEFAULT_EMULATOR_GATEWAY.port : Number(match[2]);
     if (!match?.[1] || parsedPort < 1 || parsedPort > 65535) {
-      throw new SettingsError(name, `${name} has an invalid GatewayHostName; use host:port, e.g. localhost:8443.`);
+      throw new SettingsError(
+        name,
+        `${name} has an invalid GatewayHostName; use host:port, e.g. localhost:8443.`,
+      );
     }
     host = match[1].replace(/^\[|\]$/g, '');
     port = parsedPort;
   }
   const caSetting = env[SETTING.emulatorCaCert]?.trim() || DEFAULT_EMULATOR_CA_CERT;
   const caPath = isAbsolute(caSetting) ? caSetting : resolve(caSetting);
-  return { auth: 'shared-access-key', hostName, connectionString, keyName, key, emulator: { host, port, caPath } };
+  return {
+    auth: 'shared-access-key',
+    hostName,
+    connectionString,
+    keyName,
+    key,
+    emulator: { host, port, caPath },
+  };
 }

@@ -13,12 +13,22 @@ export function deviceKey(emulator: RunningEmulator, deviceId: string): string {
   return /SharedAccessKey=([^;]+)/.exec(emulator.deviceConnectionString(deviceId))?.[1] ?? '';
 }
 
-export function deviceToken(emulator: RunningEmulator, deviceId: string, key = deviceKey(emulator, deviceId), expiry = inAnHour()): string {
+export function deviceToken(
+  emulator: RunningEmulator,
+  deviceId: string,
+  key = deviceKey(emulator, deviceId),
+  expiry = inAnHour(),
+): string {
   return createSasToken(`${emulator.info.hostName}/devices/${deviceId}`, key, expiry);
 }
 
 /** A raw MQTT 3.1.1 client (mqtt.js) connecting as a device. */
-export function rawConnect(emulator: RunningEmulator, clientId: string, password: string, username?: string): Promise<MqttClient> {
+export function rawConnect(
+  emulator: RunningEmulator,
+  clientId: string,
+  password: string,
+  username?: string,
+): Promise<MqttClient> {
   return mqtt.connectAsync(`mqtts://localhost:${emulator.info.mqttPort}`, {
     ca: readFileSync(emulator.info.caPath),
     clientId,
@@ -34,7 +44,9 @@ export function rawConnect(emulator: RunningEmulator, clientId: string, password
 export function closed(client: MqttClient): Promise<void> {
   return new Promise((resolve) => {
     if (!client.connected) resolve();
-    client.once('close', () => resolve());
+    client.once('close', () => {
+      resolve();
+    });
   });
 }
 
@@ -43,7 +55,12 @@ export function serviceCall(
   emulator: RunningEmulator,
   method: string,
   path: string,
-  options: { authorization?: string | null; policy?: string; body?: unknown; headers?: Record<string, string> } = {},
+  options: {
+    authorization?: string | null;
+    policy?: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   const policy = options.policy ?? 'iothubowner';
   const authorization =
@@ -59,12 +76,18 @@ export function serviceCall(
         method,
         path,
         ca: readFileSync(emulator.info.caPath),
-        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}), ...options.headers },
+        headers: {
+          'content-type': 'application/json',
+          ...(authorization ? { authorization } : {}),
+          ...options.headers,
+        },
       },
       (res) => {
         let data = '';
         res.on('data', (chunk: Buffer) => (data += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, headers: res.headers }));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: data, headers: res.headers });
+        });
       },
     );
     req.on('error', reject);

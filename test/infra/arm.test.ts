@@ -8,6 +8,7 @@ import {
   builtInRoleIds,
   compileMain,
   Compiled,
+  defined,
   findBicep,
   isCi,
   Json,
@@ -65,7 +66,7 @@ if (!bicep && isCi()) {
     const only = (m: Module, type: string): ArmResource => {
       const found = m.template.resources.filter((r) => r.type === type);
       expect(found).toHaveLength(1);
-      return found[0];
+      return defined(found[0], `${type} in module ${m.name}`);
     };
     /** A module value rewritten as an expression of main (see toMain). */
     const inMain = (m: Module, value: Json | undefined): Json | undefined => toMain(value, m, main);
@@ -86,7 +87,7 @@ if (!bicep && isCi()) {
         const rg = main.resources.filter((r) => r.type === 'Microsoft.Resources/resourceGroups');
         expect(rg).toHaveLength(1);
         expect(main.variables?.tags).toEqual({ 'azd-env-name': "[parameters('environmentName')]" });
-        expect(rg[0].tags).toBe("[variables('tags')]");
+        expect(defined(rg[0], 'resource group').tags).toBe("[variables('tags')]");
       });
 
       it('uses local modules only (no registry modules) and tags every tracked resource', () => {
@@ -163,7 +164,7 @@ if (!bicep && isCi()) {
         const routing = props().routing as JsonObject;
         const endpoints = (routing.endpoints as JsonObject).eventHubs as JsonObject[];
         expect(endpoints).toHaveLength(1);
-        const ep = endpoints[0];
+        const ep = defined(endpoints[0], 'Event Hubs routing endpoint');
         expect(ep.authenticationType).toBe('identityBased');
         expect(ep.connectionString).toBeUndefined();
         expect(inMain(m, (ep.identity as JsonObject).userAssignedIdentity)).toEqual(
@@ -254,7 +255,7 @@ if (!bicep && isCi()) {
           (r) => r.type === 'Microsoft.Web/sites/config' && /'appsettings'/.test(r.name),
         );
         expect(cfg).toHaveLength(1);
-        return cfg[0].properties as JsonObject;
+        return defined(cfg[0], 'appsettings config resource').properties as JsonObject;
       };
 
       it('runs on Flex Consumption (FC1) with Node 20 or 22', () => {
@@ -478,7 +479,8 @@ if (!bicep && isCi()) {
             inMain(m, r.scope) === hubScope(),
         );
         expect(toHub).toHaveLength(1);
-        const roleId = inMain(m, (toHub[0].properties as JsonObject).roleDefinitionId);
+        const assignment = defined(toHub[0], 'role assignment on the hub');
+        const roleId = inMain(m, (assignment.properties as JsonObject).roleDefinitionId);
         expect(roleId).toMatch(
           /^\[if\(parameters\('directMethodsOnlyRole'\), resourceId\('Microsoft\.Authorization\/roleDefinitions', guid\(resourceGroup\(\)\.id, 'iothub-direct-methods-invoker'\)\), /,
         );

@@ -62,6 +62,12 @@ export function findBicep(): string | undefined {
   return undefined;
 }
 
+/** Returns `value`, or throws naming `what` when it is undefined (e.g. a missing array element or key). */
+export function defined<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`missing ${what}`);
+  return value;
+}
+
 export function isCi(): boolean {
   const ci = (process.env.CI ?? '').toLowerCase();
   return ci !== '' && ci !== 'false' && ci !== '0';
@@ -179,7 +185,8 @@ export function moduleOutput(expr: Json | undefined): { module: string; output: 
     /^\[reference\(extensionResourceId\(.*'Microsoft\.Resources\/deployments', '([^']+)'\), '[^']+'\)\.outputs\.(\w+)\.value\]$/s.exec(
       expr,
     );
-  return m ? { module: m[1], output: m[2] } : undefined;
+  if (!m) return undefined;
+  return { module: defined(m[1], `module name in ${expr}`), output: defined(m[2], `output name in ${expr}`) };
 }
 
 export function allResources(template: ArmTemplate): { module?: Module; resource: ArmResource }[] {
@@ -200,5 +207,5 @@ export function builtInRoleIds(expr: Json | undefined): string[] {
       /subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', '([0-9a-f-]{36})'\)/g,
     ),
   ];
-  return ids.map((m) => m[1]);
+  return ids.map((m) => defined(m[1], `role definition guid in ${m[0]}`));
 }

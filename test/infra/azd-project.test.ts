@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './arm';
+import { defined, repoRoot } from './arm';
 
 const read = (...parts: string[]): string => readFileSync(join(repoRoot, ...parts), 'utf8');
 
@@ -24,9 +24,9 @@ describe('azd project', () => {
     const params = (
       JSON.parse(read('infra', 'main.parameters.json')) as { parameters: Record<string, { value: unknown }> }
     ).parameters;
-    expect(params.environmentName.value).toBe('${AZURE_ENV_NAME}');
-    expect(params.location.value).toBe('${AZURE_LOCATION}');
-    expect(params.principalId.value).toBe('${AZURE_PRINCIPAL_ID}');
+    expect(defined(params.environmentName, 'parameter environmentName').value).toBe('${AZURE_ENV_NAME}');
+    expect(defined(params.location, 'parameter location').value).toBe('${AZURE_LOCATION}');
+    expect(defined(params.principalId, 'parameter principalId').value).toBe('${AZURE_PRINCIPAL_ID}');
     const declared = new Set([...read('infra', 'main.bicep').matchAll(/^param (\w+)/gm)].map((m) => m[1]));
     for (const name of Object.keys(params))
       expect(`${name}: ${String(declared.has(name))}`).toBe(`${name}: true`);

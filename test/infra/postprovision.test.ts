@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from './arm';
+import { defined, repoRoot } from './arm';
 
 interface HookDeps {
   getToken?: () => Promise<string> | string;
@@ -94,7 +94,7 @@ describe('postprovision hook', () => {
       ['GET', url, 'Bearer token-123'],
       ['PUT', url, 'Bearer token-123'],
     ]);
-    expect(JSON.parse(reg.calls[1].body ?? '{}')).toEqual({ deviceId: 'sim-device-01' });
+    expect(JSON.parse(defined(reg.calls[1], 'PUT call').body ?? '{}')).toEqual({ deviceId: 'sim-device-01' });
     expect(readFileSync(file, 'utf8')).toMatch(
       new RegExp(
         `^IOTHUB_DEVICE_CONNECTION_STRING=HostName=${HOST};DeviceId=sim-device-01;SharedAccessKey=a2V5$`,

@@ -1,6 +1,14 @@
 import type { Client as DeviceClient } from 'azure-iot-device';
 import type { Client } from 'azure-iothub';
-import { connectDevice, echo, serviceClient, startTestEmulator } from '../helpers/emulator';
+import {
+  connectDevice,
+  echo,
+  hubErrorCode,
+  hubErrorDocument,
+  invokeMethod,
+  serviceClient,
+  startTestEmulator,
+} from '../helpers/emulator';
 import type { RunningEmulator } from '../../emulator/api';
 
 /** Direct methods through the emulator with the official service and device SDKs, unmodified. */
@@ -10,11 +18,17 @@ describe('direct methods (service SDK -> emulator -> device SDK)', () => {
   const devices: DeviceClient[] = [];
 
   beforeAll(async () => {
-    emulator = await startTestEmulator({ devices: ['echo-device', 'silent-device', 'offline-device', 'late-device', 'leaving-device'] });
+    emulator = await startTestEmulator({
+      devices: ['echo-device', 'silent-device', 'offline-device', 'late-device', 'leaving-device'],
+    });
     service = serviceClient(emulator);
     devices.push(await connectDevice(emulator, emulator.deviceConnectionString('echo-device'), { echo }));
     // The first call waits for the device's subscription to methods, which the SDK makes after open().
-    await service.invokeDeviceMethod('echo-device', { methodName: 'echo', payload: 'ready?', connectTimeoutInSeconds: 10 });
+    await service.invokeDeviceMethod('echo-device', {
+      methodName: 'echo',
+      payload: 'ready?',
+      connectTimeoutInSeconds: 10,
+    });
   });
 
   afterAll(async () => {
@@ -24,7 +38,7 @@ describe('direct methods (service SDK -> emulator -> device SDK)', () => {
   });
 
   const invoke = (deviceId: string, methodName: string, payload: unknown, extra: object = {}) =>
-    service.invokeDeviceMethod(deviceId, { methodName, payload, ...extra });
+    invokeMethod(service, deviceId, { methodName, payload, ...extra });
 
   it.each([
     ['null', null],
@@ -36,15 +50,13 @@ describe('direct methods (service SDK -> emulator -> device SDK)', () => {
     ['a negative fraction', -3.25],
     ['an array', [1, 'two', { three: 3 }]],
   ])('echoes %s back with the device status', async (_label, payload) => {
-    const { result } = await invoke('echo-device', 'echo', payload);
-    expect(result).toEqual({ status: 200, payload });
+    expect(await invoke('echo-device', 'echo', payload)).toEqual({ status: 200, payload });
   });
 
   it('carries a payload of exactly 128 KB both ways', async () => {
     const payload = 'x'.repeat(128 * 1024 - 2); // JSON string: 2 quotes + content = 131072 bytes
     expect(Buffer.byteLength(JSON.stringify(payload))).toBe(128 * 1024);
-    const { result } = await invoke('echo-device', 'echo', payload);
-    expect(result.payload).toBe(payload);
+    expect((await invoke('echo-device', 'echo', payload)).payload).toBe(payload);
   });
 
   it('refuses a payload over 128 KB with 400 ArgumentInvalid', async () => {
@@ -56,24 +68,25 @@ describe('direct methods (service SDK -> emulator -> device SDK)', () => {
   it('answers 404001 for an unknown device', async () => {
     const error = await invoke('no-such-device', 'echo', 1).catch((e: unknown) => e);
     expect(error).toMatchObject({ response: { statusCode: 404 } });
-    expect(JSON.parse(JSON.parse((error as { responseBody: string }).responseBody).Message)).toMatchObject({
-      errorCode: 404001,
-      trackingId: expect.any(String),
-      timestampUtc: expect.any(String),
-    });
+    const document = hubErrorDocument(error);
+    expect(document.errorCode).toBe(404001);
+    expect(typeof document.trackingId).toBe('string');
+    expect(typeof document.timestampUtc).toBe('string');
   });
 
   it('answers 404103 at once for a registered device that is offline', async () => {
     const started = Date.now();
-    const error = await invoke('offline-device', 'echo', 1, { connectTimeoutInSeconds: 0 }).catch((e: unknown) => e);
-    expect(JSON.parse(JSON.parse((error as { responseBody: string }).responseBody).Message)).toMatchObject({ errorCode: 404103 });
+    const error = await invoke('offline-device', 'echo', 1, { connectTimeoutInSeconds: 0 }).catch(
+      (e: unknown) => e,
+    );
+    expect(hubErrorCode(error)).toBe(404103);
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('delivers the call to a device that connects during connectTimeout', async () => {
     const call = invoke('late-device', 'echo', { late: true }, { connectTimeoutInSeconds: 20 });
     devices.push(await connectDevice(emulator, emulator.deviceConnectionString('late-device'), { echo }));
-    await expect(call).resolves.toMatchObject({ result: { status: 200, payload: { late: true } } });
+    await expect(call).resolves.toEqual({ status: 200, payload: { late: true } });
   });
 
   it('answers 504101 when the device does not answer within responseTimeout, and no later', async () => {
@@ -83,9 +96,10 @@ describe('direct methods (service SDK -> emulator -> device SDK)', () => {
       }),
     );
     const started = Date.now();
-    const error = await invoke('silent-device', 'ignore', null, { responseTimeoutInSeconds: 5, connectTimeoutInSeconds: 10 }).catch(
-      (e: unknown) => e,
-    );
+    const error = await invoke('silent-device', 'ignore', null, {
+      responseTimeoutInSeconds: 5,
+      connectTimeoutInSeconds: 10,
+    }).catch((e: unknown) => e);
     const elapsed = Date.now() - started;
     expect(error).toMatchObject({ name: 'GatewayTimeoutError', response: { statusCode: 504 } });
     expect(elapsed).toBeGreaterThanOrEqual(5000);
@@ -96,23 +110,28 @@ describe('direct methods (service SDK -> emulator -> device SDK)', () => {
     let received!: () => void;
     const requestSeen = new Promise<void>((resolve) => (received = resolve));
     const device = await connectDevice(emulator, emulator.deviceConnectionString('leaving-device'), {
-      hold: () => received(),
+      hold: () => {
+        received();
+      },
     });
-    const call = invoke('leaving-device', 'hold', null, { responseTimeoutInSeconds: 60, connectTimeoutInSeconds: 10 }).catch(
-      (e: unknown) => e,
-    );
+    const call = invoke('leaving-device', 'hold', null, {
+      responseTimeoutInSeconds: 60,
+      connectTimeoutInSeconds: 10,
+    }).catch((e: unknown) => e);
     await requestSeen;
     const closedAt = Date.now();
     await device.close();
     const error = await call;
     expect(Date.now() - closedAt).toBeLessThan(5000);
-    expect(JSON.parse(JSON.parse((error as { responseBody: string }).responseBody).Message)).toMatchObject({ errorCode: 404103 });
+    expect(hubErrorCode(error)).toBe(404103);
   });
 
   it('correlates 10 concurrent calls to one device by $rid', async () => {
     const calls = Array.from({ length: 10 }, (_, i) => invoke('echo-device', 'echo', { call: i }));
     const results = await Promise.all(calls);
-    results.forEach(({ result }, i) => expect(result).toEqual({ status: 200, payload: { call: i } }));
+    results.forEach((result, i) => {
+      expect(result).toEqual({ status: 200, payload: { call: i } });
+    });
   });
 });
 
@@ -126,7 +145,8 @@ describe('direct methods across 100 devices', () => {
     for (const id of ids) {
       devices.push(
         await connectDevice(emulator, emulator.deviceConnectionString(id), {
-          whoami: (request, response) => void response.send(200, { deviceId: id, echo: request.payload }),
+          whoami: (request, response) =>
+            void response.send(200, { deviceId: id, echo: request.payload as unknown }),
         }),
       );
     }
@@ -138,11 +158,15 @@ describe('direct methods across 100 devices', () => {
     emulator.removeData();
   });
 
-  it('answers one call to each device with that device\'s own answer', async () => {
+  it("answers one call to each device with that device's own answer", async () => {
     const service = serviceClient(emulator);
     const results = await Promise.all(
-      ids.map((id, i) => service.invokeDeviceMethod(id, { methodName: 'whoami', payload: i, connectTimeoutInSeconds: 20 })),
+      ids.map((id, i) =>
+        invokeMethod(service, id, { methodName: 'whoami', payload: i, connectTimeoutInSeconds: 20 }),
+      ),
     );
-    results.forEach(({ result }, i) => expect(result).toEqual({ status: 200, payload: { deviceId: ids[i], echo: i } }));
+    results.forEach((result, i) => {
+      expect(result).toEqual({ status: 200, payload: { deviceId: ids[i], echo: i } });
+    });
   });
 });

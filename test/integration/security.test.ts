@@ -3,7 +3,15 @@ import { Client as DeviceClient } from 'azure-iot-device';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import type { RunningEmulator } from '../../emulator/api';
 import { createSasToken } from '../../emulator/sas';
-import { connectDevice, echo, policyKey, registryClient, serviceClient, startTestEmulator } from '../helpers/emulator';
+import {
+  connectDevice,
+  echo,
+  invokeMethod,
+  policyKey,
+  registryClient,
+  serviceClient,
+  startTestEmulator,
+} from '../helpers/emulator';
 import { closed, deviceKey, inAnHour, rawConnect, serviceCall } from '../helpers/raw-clients';
 
 describe('device authentication (MQTT CONNECT)', () => {
@@ -28,23 +36,36 @@ describe('device authentication (MQTT CONNECT)', () => {
 
   it('refuses a wrong key with UnauthorizedError, and logs one line without the token', async () => {
     const wrongKey = Buffer.alloc(32, 7).toString('base64');
-    const connectionString = emulator.deviceConnectionString('dev-a').replace(/SharedAccessKey=[^;]+/, `SharedAccessKey=${wrongKey}`);
+    const connectionString = emulator
+      .deviceConnectionString('dev-a')
+      .replace(/SharedAccessKey=[^;]+/, `SharedAccessKey=${wrongKey}`);
     const client = DeviceClient.fromConnectionString(connectionString, Mqtt);
     await client.setOptions({ ca: readFileSync(emulator.info.caPath, 'utf8') });
     await expect(client.open()).rejects.toMatchObject({ name: 'UnauthorizedError' });
     await client.close();
-    const lines = emulator.logs().split('\n').filter((line) => line.includes('refused device "dev-a"'));
+    const lines = emulator
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes('refused device "dev-a"'));
     expect(lines.length).toBeGreaterThanOrEqual(1);
     expect(emulator.logs()).not.toMatch(/sig=|SharedAccessSignature/);
   });
 
   it('refuses an expired token (CONNACK 5)', async () => {
-    const token = createSasToken(`${emulator.info.hostName}/devices/dev-a`, deviceKey(emulator, 'dev-a'), Math.floor(Date.now() / 1000) - 60);
+    const token = createSasToken(
+      `${emulator.info.hostName}/devices/dev-a`,
+      deviceKey(emulator, 'dev-a'),
+      Math.floor(Date.now() / 1000) - 60,
+    );
     await expect(rawConnect(emulator, 'dev-a', token)).rejects.toMatchObject({ code: 5 });
   });
 
   it("refuses another device's valid token (CONNACK 5)", async () => {
-    const tokenForB = createSasToken(`${emulator.info.hostName}/devices/dev-b`, deviceKey(emulator, 'dev-b'), inAnHour());
+    const tokenForB = createSasToken(
+      `${emulator.info.hostName}/devices/dev-b`,
+      deviceKey(emulator, 'dev-b'),
+      inAnHour(),
+    );
     await expect(rawConnect(emulator, 'dev-a', tokenForB)).rejects.toMatchObject({ code: 5 });
   });
 
@@ -53,12 +74,22 @@ describe('device authentication (MQTT CONNECT)', () => {
   });
 
   it('refuses a user name for another hub (CONNACK 4)', async () => {
-    const token = createSasToken(`${emulator.info.hostName}/devices/dev-a`, deviceKey(emulator, 'dev-a'), inAnHour());
-    await expect(rawConnect(emulator, 'dev-a', token, 'other-hub.azure-devices.net/dev-a/?api-version=2021-04-12')).rejects.toMatchObject({ code: 4 });
+    const token = createSasToken(
+      `${emulator.info.hostName}/devices/dev-a`,
+      deviceKey(emulator, 'dev-a'),
+      inAnHour(),
+    );
+    await expect(
+      rawConnect(emulator, 'dev-a', token, 'other-hub.azure-devices.net/dev-a/?api-version=2021-04-12'),
+    ).rejects.toMatchObject({ code: 4 });
   });
 
   it('refuses an unregistered device (CONNACK 5)', async () => {
-    const token = createSasToken(`${emulator.info.hostName}/devices/ghost`, deviceKey(emulator, 'dev-a'), inAnHour());
+    const token = createSasToken(
+      `${emulator.info.hostName}/devices/ghost`,
+      deviceKey(emulator, 'dev-a'),
+      inAnHour(),
+    );
     await expect(rawConnect(emulator, 'ghost', token)).rejects.toMatchObject({ code: 5 });
   });
 });
@@ -69,7 +100,11 @@ describe('device authorization (topics)', () => {
 
   beforeAll(async () => {
     emulator = await startTestEmulator({ devices: ['dev-a', 'dev-b'] });
-    tokenA = createSasToken(`${emulator.info.hostName}/devices/dev-a`, deviceKey(emulator, 'dev-a'), inAnHour());
+    tokenA = createSasToken(
+      `${emulator.info.hostName}/devices/dev-a`,
+      deviceKey(emulator, 'dev-a'),
+      inAnHour(),
+    );
   });
   afterAll(async () => {
     await emulator.stop();
@@ -80,7 +115,13 @@ describe('device authorization (topics)', () => {
     const client = await rawConnect(emulator, 'dev-a', tokenA);
     const error = await client
       .subscribeAsync(
-        ['$iothub/methods/POST/#', 'devices/dev-a/messages/devicebound/#', 'devices/dev-b/messages/devicebound/#', '#', '$iothub/methods/res/#'],
+        [
+          '$iothub/methods/POST/#',
+          'devices/dev-a/messages/devicebound/#',
+          'devices/dev-b/messages/devicebound/#',
+          '#',
+          '$iothub/methods/res/#',
+        ],
         { qos: 0 },
       )
       .catch((e: unknown) => e as { packet?: { granted?: number[] } });
@@ -131,20 +172,36 @@ describe('service API authorization', () => {
   });
 
   it('answers 401 without a token', async () => {
-    expect((await serviceCall(emulator, 'POST', methodsPath, { authorization: null, body })).status).toBe(401);
+    expect((await serviceCall(emulator, 'POST', methodsPath, { authorization: null, body })).status).toBe(
+      401,
+    );
   });
 
   it('answers 401 to a device token', async () => {
-    const token = createSasToken(`${emulator.info.hostName}/devices/dev-a`, deviceKey(emulator, 'dev-a'), inAnHour());
-    expect((await serviceCall(emulator, 'POST', methodsPath, { authorization: token, body })).status).toBe(401);
+    const token = createSasToken(
+      `${emulator.info.hostName}/devices/dev-a`,
+      deviceKey(emulator, 'dev-a'),
+      inAnHour(),
+    );
+    expect((await serviceCall(emulator, 'POST', methodsPath, { authorization: token, body })).status).toBe(
+      401,
+    );
   });
 
   it('answers 401 to an expired or wrongly signed policy token', async () => {
     const key = policyKey(emulator, 'service');
     const expired = createSasToken(emulator.info.hostName, key, Math.floor(Date.now() / 1000) - 1, 'service');
-    const wrong = createSasToken(emulator.info.hostName, Buffer.alloc(32, 1).toString('base64'), inAnHour(), 'service');
+    const wrong = createSasToken(
+      emulator.info.hostName,
+      Buffer.alloc(32, 1).toString('base64'),
+      inAnHour(),
+      'service',
+    );
     const malformed = 'SharedAccessSignature sr=x&sig=';
-    for (const token of [expired, wrong, malformed]) expect((await serviceCall(emulator, 'POST', methodsPath, { authorization: token, body })).status).toBe(401);
+    for (const token of [expired, wrong, malformed])
+      expect((await serviceCall(emulator, 'POST', methodsPath, { authorization: token, body })).status).toBe(
+        401,
+      );
   });
 
   it('answers 403 when the policy lacks ServiceConnect (registryRead invoking a method)', async () => {
@@ -156,7 +213,7 @@ describe('service API authorization', () => {
 
   it("lets the 'service' policy invoke methods", async () => {
     const device = await connectDevice(emulator, emulator.deviceConnectionString('dev-a'), { echo });
-    const { result } = await serviceClient(emulator, 'service').invokeDeviceMethod('dev-a', {
+    const result = await invokeMethod(serviceClient(emulator, 'service'), 'dev-a', {
       methodName: 'echo',
       payload: 'ok',
       connectTimeoutInSeconds: 10,

@@ -1,0 +1,20 @@
+// A user-assigned managed identity. Used twice: by the function app and by the IoT hub (for routing).
+@description('Name of the identity.')
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Tags for the identity.')
+param tags object = {}
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
+  name: name
+  location: location
+  tags: tags
+}
+
+output id string = identity.id
+output name string = identity.name
+output clientId string = identity.properties.clientId
+output principalId string = identity.properties.principalId
