@@ -1,0 +1,61 @@
+import { parseDeviceSimArgs } from '../../device-sim/config';
+import { simulatedDeviceIds } from '../../device-sim/fleet';
+import { parseEmulatorArgs } from '../../emulator/config';
+
+describe('emulator flags and environment', () => {
+  it('reads flags before environment variables before defaults', () => {
+    const command = parseEmulatorArgs(['--mqtt-port', '0', '--device', 'a,b', '--device', 'c'], {
+      IOTHUB_EMULATOR_HTTPS_PORT: '9443',
+      IOTHUB_EMULATOR_MQTT_PORT: '1',
+    });
+    expect(command).toMatchObject({
+      help: false,
+      options: { mqttPort: 0, httpsPort: 9443, devices: ['a', 'b', 'c'], hubName: 'local-iothub' },
+    });
+  });
+
+  it.each([
+    [['--mqtt-port', '70000'], /--mqtt-port/],
+    [['--https-port', 'abc'], /--https-port/],
+    [['--hub-name', '-bad-'], /--hub-name/],
+    [['--device', 'bad id'], /--device/],
+    [['--unknown'], /Unknown option/],
+  ])('refuses %j with a message naming the flag', (argv, message) => {
+    expect(() => parseEmulatorArgs(argv, {})).toThrow(message);
+  });
+});
+
+describe('device simulator flags and environment', () => {
+  const cs = `HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey=${Buffer.alloc(32).toString('base64')}`;
+
+  it('takes the connection string from the flag or the environment', () => {
+    expect(parseDeviceSimArgs([], { IOTHUB_DEVICE_CONNECTION_STRING: cs })).toMatchObject({
+      kind: 'run',
+      connectionString: cs,
+      intervalSeconds: 1,
+    });
+    expect(parseDeviceSimArgs(['--connection-string', cs, '--interval', '5'], {})).toMatchObject({
+      intervalSeconds: 5,
+    });
+  });
+
+  it('refuses bad values with a message that says what to do', () => {
+    expect(() => parseDeviceSimArgs([], {})).toThrow(/--connection-string/);
+    expect(() => parseDeviceSimArgs(['--connection-string', 'HostName=h'], {})).toThrow(
+      /DeviceId, SharedAccessKey/,
+    );
+    expect(() => parseDeviceSimArgs(['--connection-string', cs, '--interval', '0'], {})).toThrow(
+      /--interval/,
+    );
+    expect(() => parseDeviceSimArgs(['--devices', '3'], {})).toThrow(/IOTHUB_SERVICE_CONNECTION_STRING/);
+    expect(() => parseDeviceSimArgs(['--devices', '0'], { IOTHUB_SERVICE_CONNECTION_STRING: 'x' })).toThrow(
+      /--devices/,
+    );
+  });
+
+  it('names simulated devices so that they sort', () => {
+    expect(simulatedDeviceIds(3)).toEqual(['sim-device-01', 'sim-device-02', 'sim-device-03']);
+    expect(simulatedDeviceIds(100)[99]).toBe('sim-device-100');
+    expect(simulatedDeviceIds(100)[0]).toBe('sim-device-001');
+  });
+});
