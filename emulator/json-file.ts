@@ -28,9 +28,7 @@ export class JsonFile<T> {
   /** Schedules a save of the current snapshot; resolves once a save that includes this change is on disk. */
   save(): Promise<void> {
     this.dirty = true;
-    this.writing ??= this.drain().finally(() => {
-      this.writing = undefined;
-    });
+    this.writing ??= this.drain();
     return this.writing;
   }
 
@@ -40,13 +38,18 @@ export class JsonFile<T> {
   }
 
   private async drain(): Promise<void> {
-    while (this.dirty) {
-      this.dirty = false;
-      const text = JSON.stringify(this.snapshot(), null, 2);
-      await mkdir(dirname(this.path), { recursive: true });
-      const temporary = `${this.path}.${process.pid}.tmp`;
-      await writeFile(temporary, text, { mode: 0o600 });
-      await rename(temporary, this.path);
+    try {
+      while (this.dirty) {
+        this.dirty = false;
+        const text = JSON.stringify(this.snapshot(), null, 2);
+        await mkdir(dirname(this.path), { recursive: true });
+        const temporary = `${this.path}.${process.pid}.tmp`;
+        await writeFile(temporary, text, { mode: 0o600 });
+        await rename(temporary, this.path);
+      }
+    } finally {
+      // Cleared in the same turn as the loop's last check, so a save() from now on starts a new drain.
+      this.writing = undefined;
     }
   }
 }

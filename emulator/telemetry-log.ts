@@ -38,7 +38,7 @@ export class TelemetryLog extends EventEmitter<TelemetryLogEvents> {
 
   constructor(
     readonly partitionCount: number,
-    private readonly maxEventsPerPartition = 100_000,
+    private readonly maxEventsPerPartition = 10_000,
   ) {
     super();
     this.partitions = Array.from({ length: partitionCount }, () => ({

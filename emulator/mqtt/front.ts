@@ -191,7 +191,8 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
   ): void {
     const verdict = authenticateDevice(this.options.auth, client.id, username, password);
     if (verdict.ok) {
-      tokenExpiries.set(client, verdict.expiry);
+      const device = this.options.registry.find(client.id);
+      sessions.set(client, { expiry: verdict.expiry, keys: `${device?.primaryKey ?? ''}|${device?.secondaryKey ?? ''}` });
       done(null, true);
       return;
     }
@@ -201,7 +202,16 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
   }
 
   private onClientReady(client: Client): void {
-    const expiry = tokenExpiries.get(client);
+    const session = sessions.get(client);
+    // The device may have been disabled, deleted or re-keyed between CONNECT and now, when no connection of it
+    // was registered yet to be dropped: check again.
+    const device = this.options.registry.find(client.id);
+    if (!session || device?.status !== 'enabled' || `${device.primaryKey}|${device.secondaryKey}` !== session.keys) {
+      this.options.log.warn(`device ${JSON.stringify(client.id)} was revoked while connecting; closing`);
+      client.close();
+      return;
+    }
+    const expiry = session.expiry;
     const previous = this.devices.get(client.id);
     if (previous) clearTimeout(previous.expiryTimer);
     // IoT Hub closes a connection when its SAS token expires; the SDK renews by reconnecting.
@@ -209,7 +219,7 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
       () => {
         client.close();
       },
-      Math.min(MAX_TIMER_MS, Math.max(0, (expiry ?? Infinity) * 1000 - Date.now())),
+      Math.min(MAX_TIMER_MS, Math.max(0, expiry * 1000 - Date.now())),
     );
     expiryTimer.unref();
     this.devices.set(client.id, { client, expiryTimer });
@@ -304,8 +314,8 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
   }
 }
 
-/** Token expiry per connection, recorded at authentication. */
-const tokenExpiries = new WeakMap<Client, number>();
+/** Per connection, recorded at authentication: token expiry and the device keys it was checked against. */
+const sessions = new WeakMap<Client, { expiry: number; keys: string }>();
 
 function hasSubscription(client: Client, filter: string): boolean {
   const subscriptions = (client as Client & { subscriptions?: Record<string, unknown> }).subscriptions;

@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, request } from 'node:http';
+import { SimulatedDevice } from '../device-sim/simulated-device';
+import { startEmulator } from '../emulator/api';
+import { startLocalHost } from '../local/host-process';
+import { createIotHubClient } from '../src/lib/iothub-client';
+import { readIotHubSettings } from '../src/lib/settings';
+import { bareMqttRoundTrips } from './bare-mqtt';
+import { formatMs, summarize } from './stats';
+
+/**
+ * Round trip of sequential direct-method calls through the function (HTTP -> local host -> emulator -> device ->
+ * back), next to the same call from the service SDK straight to the emulator, and a bare MQTT request/response
+ * through aedes, all in one run. Usage: node dist/bench/direct-methods.js [calls=1000]
+ */
+async function main(): Promise<void> {
+  const calls = Number(process.argv[2] ?? '1000');
+  const warmup = 100;
+  const emulator = await startEmulator({
+    mqttPort: 0,
+    httpsPort: 0,
+    dataDir: join('.iothub-emulator', 'bench'),
+    devices: ['bench-device'],
+  });
+  const settings = {
+    IOTHUB_SERVICE_CONNECTION_STRING: emulator.info.serviceConnectionString,
+    IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
+  };
+  const host = await startLocalHost(settings);
+  const device = new SimulatedDevice({
+    connectionString: emulator.deviceConnectionString('bench-device'),
+    ca: readFileSync(emulator.info.caPath, 'utf8'),
+    intervalSeconds: 3600,
+    log: () => undefined,
+  });
+  await device.start();
+  const service = createIotHubClient(readIotHubSettings(settings));
+  await service.invokeDeviceMethod('bench-device', {
+    methodName: 'SetTelemetryInterval',
+    payload: 3600,
+    connectTimeoutInSeconds: 30,
+  });
+
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const body = JSON.stringify({ payload: 3600 });
+  const viaFunction = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: host.port,
+          method: 'POST',
+          path: '/api/devices/bench-device/methods/SetTelemetryInterval',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) resolve();
+            else reject(new Error(`HTTP ${res.statusCode ?? '?'}`));
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  const viaSdk = async () => {
+    await service.invokeDeviceMethod('bench-device', { methodName: 'SetTelemetryInterval', payload: 3600 });
+  };
+  const measure = async (call: () => Promise<void>) => {
+    const times: number[] = [];
+    for (let i = 0; i < warmup + calls; i++) {
+      const started = performance.now();
+      await call();
+      if (i >= warmup) times.push(performance.now() - started);
+    }
+    return times;
+  };
+
+  const functionTimes = await measure(viaFunction);
+  const sdkTimes = await measure(viaSdk);
+  const tlsDir = join(emulator.info.dataDir, 'certs');
+  const bareTimes = await bareMqttRoundTrips(
+    {
+      cert: readFileSync(join(tlsDir, 'server.pem'), 'utf8'),
+      key: readFileSync(join(tlsDir, 'server-key.pem'), 'utf8'),
+      ca: readFileSync(emulator.info.caPath, 'utf8'),
+    },
+    calls,
+    warmup,
+  );
+
+  await device.stop();
+  agent.destroy();
+  await host.stop();
+  await emulator.stop();
+
+  const fn = summarize(functionTimes);
+  const sdk = summarize(sdkTimes);
+  const bare = summarize(bareTimes);
+  console.log(`Sequential direct-method round trips, ${calls} calls each after ${warmup} warm-up calls:`);
+  console.log(
+    `  through the function (HTTP -> host -> emulator -> device): median ${formatMs(fn.median)}, p99 ${formatMs(fn.p99)}, max ${formatMs(fn.max)}`,
+  );
+  console.log(
+    `  service SDK -> emulator -> device:                         median ${formatMs(sdk.median)}, p99 ${formatMs(sdk.p99)}`,
+  );
+  console.log(
+    `  bare MQTT request/response through aedes (baseline):       median ${formatMs(bare.median)}, p99 ${formatMs(bare.p99)}`,
+  );
+  console.log(
+    `  ratio function/bare median: ${(fn.median / bare.median).toFixed(2)}x (target <= 5x); function p99 target < 20 ms`,
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
