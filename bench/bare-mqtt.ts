@@ -1,23 +1,26 @@
-import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:tls';
+import { fork } from 'node:child_process';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 
 /**
  * The baseline: a request/response between two MQTT clients through a bare aedes broker behind Node's TLS server
- * (the emulator's building blocks, none of its logic), QoS 0 like direct methods. Returns per-call times in ms.
+ * (the emulator's building blocks, none of its logic), QoS 0 like direct methods. The broker runs in its own
+ * process and both clients in this one, as with the emulator and the device. Returns per-call times in ms.
  */
 export async function bareMqttRoundTrips(
   tls: { cert: string; key: string; ca: string },
   calls: number,
   warmup: number,
 ): Promise<number[]> {
-  const { Aedes } = await import('aedes');
-  const broker = await Aedes.createBroker();
-  const server = createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (socket) =>
-    broker.handle(socket),
+  const broker = fork(join(__dirname, 'bare-broker.js'), [], {
+    env: { ...process.env, BARE_BROKER_TLS_JSON: JSON.stringify({ cert: tls.cert, key: tls.key }) },
+  });
+  const port = await new Promise<number>((resolve) =>
+    broker.once('message', (message: { port: number }) => {
+      resolve(message.port);
+    }),
   );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `mqtts://localhost:${(server.address() as AddressInfo).port}`;
+  const url = `mqtts://localhost:${port}`;
   const options = { ca: tls.ca, protocolVersion: 4 as const, reconnectPeriod: 0 };
   const responder = await mqtt.connectAsync(url, { ...options, clientId: 'responder' });
   const requester = await mqtt.connectAsync(url, { ...options, clientId: 'requester' });
@@ -42,15 +45,8 @@ export async function bareMqttRoundTrips(
   }
   await requester.endAsync();
   await responder.endAsync();
-  await new Promise<void>((resolve) =>
-    server.close(() => {
-      resolve();
-    }),
-  );
-  await new Promise<void>((resolve) => {
-    broker.close(() => {
-      resolve();
-    });
-  });
+  const exited = new Promise((resolve) => broker.once('exit', resolve));
+  broker.disconnect();
+  await exited;
   return times;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import { SimulatedDevice } from '../device-sim/simulated-device';
 import { startEmulator } from '../emulator/api';
-import { startLocalHost } from '../local/host-process';
+import { FunctionsHost } from '../local/functions-host';
 import { createIotHubClient } from '../src/lib/iothub-client';
 import { readIotHubSettings } from '../src/lib/settings';
 import { bareMqttRoundTrips } from './bare-mqtt';
@@ -12,7 +12,7 @@ import { formatMs, summarize } from './stats';
 /**
  * Round trip of sequential direct-method calls through the function (HTTP -> local host -> emulator -> device ->
  * back), next to the same call from the service SDK straight to the emulator, and a bare MQTT request/response
- * through aedes, all in one run. Usage: node dist/bench/direct-methods.js [calls=1000]
+ * through aedes, all in one run. The host runs in this process with the device, as in `npm start`. Usage: node dist/bench/direct-methods.js [calls=1000]
  */
 async function main(): Promise<void> {
   const calls = Number(process.argv[2] ?? '1000');
@@ -27,7 +27,14 @@ async function main(): Promise<void> {
     IOTHUB_SERVICE_CONNECTION_STRING: emulator.info.serviceConnectionString,
     IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
   };
-  const host = await startLocalHost(settings);
+  // The topology of `npm start`: the functions host and the simulated device share one process, the emulator
+  // runs in another.
+  const host = await FunctionsHost.start({
+    projectDir: join(__dirname, '..', '..'),
+    port: 0,
+    settingsOverrides: settings,
+    log: () => undefined,
+  });
   const device = new SimulatedDevice({
     connectionString: emulator.deviceConnectionString('bench-device'),
     ca: readFileSync(emulator.info.caPath, 'utf8'),

@@ -84,7 +84,7 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
       },
     });
     const server = createServer(
-      { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' },
+      { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', noDelay: true },
       (socket) => {
         broker.handle(socket);
       },
