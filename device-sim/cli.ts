@@ -5,12 +5,13 @@ import { parseConnectionString } from '../src/lib/connection-string';
 import { DEFAULT_EMULATOR_CA_CERT, readIotHubSettings } from '../src/lib/settings';
 import { DEVICE_SIM_USAGE, parseDeviceSimArgs, UsageError, type DeviceSimCommand } from './config';
 import { SimulatedDevice } from './simulated-device';
+import { withDeviceEnvFile } from './device-env-file';
 import { simulatedDeviceIds, ensureDeviceConnectionStrings } from './fleet';
 
 const START_BATCH = 50;
 
 async function main(): Promise<void> {
-  const command = parseDeviceSimArgs(process.argv.slice(2), process.env);
+  const command = parseDeviceSimArgs(process.argv.slice(2), withDeviceEnvFile(process.env));
   if (command.kind === 'help') {
     console.log(DEVICE_SIM_USAGE);
     return;

@@ -12,7 +12,8 @@ Simulated device(s) on the Azure IoT device SDK (MQTT): telemetry plus the SetTe
 Works against Azure IoT Hub and the local emulator.
 
 Options (environment variable in brackets):
-  --connection-string <cs>  device connection string [IOTHUB_DEVICE_CONNECTION_STRING]
+  --connection-string <cs>  device connection string [IOTHUB_DEVICE_CONNECTION_STRING, or that line in
+                            ./device.env, which azd up writes; IOTHUB_DEVICE_ENV_FILE names another file]
   --devices <n>             run n devices sim-device-01..n in this process, created or reused through the
                             service connection string [IOTHUB_SERVICE_CONNECTION_STRING]
   --gateway <host:port>     MQTT endpoint of the emulator for --devices (default: from the connection

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withDeviceEnvFile } from '../../device-sim/device-env-file';
 import { parseDeviceSimArgs } from '../../device-sim/config';
 import { simulatedDeviceIds } from '../../device-sim/fleet';
 import { parseEmulatorArgs } from '../../emulator/config';
@@ -57,5 +61,28 @@ describe('device simulator flags and environment', () => {
     expect(simulatedDeviceIds(3)).toEqual(['sim-device-01', 'sim-device-02', 'sim-device-03']);
     expect(simulatedDeviceIds(100)[99]).toBe('sim-device-100');
     expect(simulatedDeviceIds(100)[0]).toBe('sim-device-001');
+  });
+});
+
+describe('device.env (written by azd up)', () => {
+  it('supplies settings the environment lacks, and the environment wins', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'device-env-'));
+    const file = join(dir, 'device.env');
+    writeFileSync(
+      file,
+      '# written by postprovision\nIOTHUB_DEVICE_CONNECTION_STRING="HostName=h;DeviceId=d;SharedAccessKey=k="\nOTHER=1\n',
+    );
+    try {
+      expect(withDeviceEnvFile({ IOTHUB_DEVICE_ENV_FILE: file })).toMatchObject({
+        IOTHUB_DEVICE_CONNECTION_STRING: 'HostName=h;DeviceId=d;SharedAccessKey=k=',
+        OTHER: '1',
+      });
+      expect(withDeviceEnvFile({ IOTHUB_DEVICE_ENV_FILE: file, OTHER: 'env' }).OTHER).toBe('env');
+      expect(withDeviceEnvFile({ IOTHUB_DEVICE_ENV_FILE: join(dir, 'missing.env') })).toEqual({
+        IOTHUB_DEVICE_ENV_FILE: join(dir, 'missing.env'),
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
