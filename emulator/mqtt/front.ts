@@ -192,7 +192,10 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     const verdict = authenticateDevice(this.options.auth, client.id, username, password);
     if (verdict.ok) {
       const device = this.options.registry.find(client.id);
-      sessions.set(client, { expiry: verdict.expiry, keys: `${device?.primaryKey ?? ''}|${device?.secondaryKey ?? ''}` });
+      sessions.set(client, {
+        expiry: verdict.expiry,
+        keys: `${device?.primaryKey ?? ''}|${device?.secondaryKey ?? ''}`,
+      });
       done(null, true);
       return;
     }
@@ -206,7 +209,11 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     // The device may have been disabled, deleted or re-keyed between CONNECT and now, when no connection of it
     // was registered yet to be dropped: check again.
     const device = this.options.registry.find(client.id);
-    if (!session || device?.status !== 'enabled' || `${device.primaryKey}|${device.secondaryKey}` !== session.keys) {
+    if (
+      !session ||
+      device?.status !== 'enabled' ||
+      `${device.primaryKey}|${device.secondaryKey}` !== session.keys
+    ) {
       this.options.log.warn(`device ${JSON.stringify(client.id)} was revoked while connecting; closing`);
       client.close();
       return;
