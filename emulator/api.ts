@@ -18,6 +18,8 @@ export interface RunningEmulator {
   ensureDevices(deviceIds: readonly string[]): Promise<Record<string, string>>;
   /** Log lines printed so far (with `output: 'pipe'`). */
   logs(): string;
+  /** Resolves with the logs once they match `pattern` (with `output: 'pipe'`); rejects after `timeoutMs`. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Stops the process and waits until its ports are released. */
   stop(): Promise<void>;
 }
@@ -35,8 +37,13 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     stdio: output === 'inherit' ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let logs = '';
-  child.stdout?.on('data', (chunk: Buffer) => (logs += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+  const logListeners = new Set<() => void>();
+  const onOutput = (chunk: Buffer) => {
+    logs += chunk.toString();
+    for (const listener of logListeners) listener();
+  };
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
       resolve();
@@ -53,7 +60,32 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       reject(new Error(`The emulator exited with code ${code ?? '?'} before it was ready.\n${logs}`));
     });
   });
-  return new EmulatorProcess(child, ready.info, ready.deviceConnectionStrings, exited, () => logs);
+  const waitForLog = (pattern: RegExp, timeoutMs = 10_000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        if (!pattern.test(logs)) return;
+        done();
+        resolve(logs);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`No emulator log line matched ${String(pattern)} within ${timeoutMs} ms.\n${logs}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        logListeners.delete(check);
+      };
+      logListeners.add(check);
+      check();
+    });
+  return new EmulatorProcess(
+    child,
+    ready.info,
+    ready.deviceConnectionStrings,
+    exited,
+    () => logs,
+    waitForLog,
+  );
 }
 
 class EmulatorProcess implements RunningEmulator {
@@ -69,6 +101,7 @@ class EmulatorProcess implements RunningEmulator {
     private readonly connectionStrings: Record<string, string>,
     private readonly exited: Promise<void>,
     readonly logs: () => string,
+    readonly waitForLog: (pattern: RegExp, timeoutMs?: number) => Promise<string>,
   ) {
     child.on('message', (message: ChildMessage) => {
       if (message.type !== 'devices') return;

@@ -7,7 +7,10 @@ import {
   METHOD_NAME_RULE,
   METHOD_PAYLOAD_MAX_BYTES,
   payloadBytes,
+  readTimeoutSeconds,
   RESPONSE_TIMEOUT,
+  timeoutRule,
+  type SecondsRange,
 } from '../../src/lib/iothub-rules';
 import type { TlsMaterial } from '../certificates';
 import { errorBody, HubError, hubErrors, type ErrorBodyShape } from '../errors';
@@ -242,18 +245,10 @@ function readInvocation(body: unknown): MethodInvocation {
   };
 }
 
-function readSeconds(
-  name: string,
-  value: unknown,
-  range: { min: number; max: number; default: number },
-): number {
-  if (value === undefined || value === null) return range.default;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
-    throw hubErrors.argumentInvalid(
-      `${name} must be a whole number of seconds from ${range.min} to ${range.max}.`,
-    );
-  }
-  return value;
+function readSeconds(field: string, value: unknown, range: SecondsRange): number {
+  const seconds = readTimeoutSeconds(value, range);
+  if (seconds === undefined) throw hubErrors.argumentInvalid(timeoutRule(field, range));
+  return seconds;
 }
 
 function checkApiVersion(version: string | null): void {

@@ -23,6 +23,27 @@ export function isValidMethodName(name: string): boolean {
   return METHOD_NAME.test(name) && !METHOD_NAME_FORBIDDEN.test(name);
 }
 
+export interface SecondsRange {
+  readonly min: number;
+  readonly max: number;
+  readonly default: number;
+}
+
+/**
+ * A timeout as IoT Hub reads it: absent or null means the default; otherwise a whole number of seconds in range.
+ * Returns undefined for anything else, for the caller to refuse in its own error shape.
+ */
+export function readTimeoutSeconds(value: unknown, range: SecondsRange): number | undefined {
+  if (value === undefined || value === null) return range.default;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max)
+    return undefined;
+  return value;
+}
+
+export function timeoutRule(field: string, range: SecondsRange): string {
+  return `${field} must be a whole number of seconds from ${range.min} to ${range.max}.`;
+}
+
 /** Bytes of a payload as it travels (JSON text, UTF-8). */
 export function payloadBytes(payload: unknown): number {
   return Buffer.byteLength(JSON.stringify(payload ?? null), 'utf8');

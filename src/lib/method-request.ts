@@ -7,7 +7,10 @@ import {
   METHOD_NAME_RULE,
   METHOD_PAYLOAD_MAX_BYTES,
   payloadBytes,
+  readTimeoutSeconds,
   RESPONSE_TIMEOUT,
+  timeoutRule,
+  type SecondsRange,
 } from './iothub-rules';
 
 /** A validated direct-method call, ready for the IoT Hub service client. */
@@ -104,18 +107,8 @@ function parseBody(text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function readSeconds(
-  field: string,
-  value: unknown,
-  range: { min: number; max: number; default: number },
-): number {
-  if (value === undefined || value === null) return range.default;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
-    throw new ValidationError(
-      'InvalidTimeout',
-      field,
-      `${field} must be a whole number of seconds from ${range.min} to ${range.max}.`,
-    );
-  }
-  return value;
+function readSeconds(field: string, value: unknown, range: SecondsRange): number {
+  const seconds = readTimeoutSeconds(value, range);
+  if (seconds === undefined) throw new ValidationError('InvalidTimeout', field, timeoutRule(field, range));
+  return seconds;
 }

@@ -220,16 +220,20 @@ describe('invokeDeviceMethod called as a handler', () => {
     );
   };
   const errorOf = (response: HttpResponseInit) => (response.jsonBody as ErrorBody).error;
-
-  it("returns the device's answer", async () => {
+  /** The handler with its own client for this service connection string. */
+  const handlerFor = (connectionString: string) => {
     const client = createIotHubClient(
       readIotHubSettings({
-        IOTHUB_SERVICE_CONNECTION_STRING: emulator.info.serviceConnectionString,
+        IOTHUB_SERVICE_CONNECTION_STRING: connectionString,
         IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
       }),
     );
+    return createInvokeDeviceMethodHandler(() => client);
+  };
+
+  it("returns the device's answer", async () => {
     const response = await call(
-      createInvokeDeviceMethodHandler(() => client),
+      handlerFor(emulator.info.serviceConnectionString),
       '{"payload": {"k1": "v1"}}',
     );
     expect(response).toMatchObject({ status: 200, jsonBody: { status: 200, payload: { k1: 'v1' } } });
@@ -241,16 +245,7 @@ describe('invokeDeviceMethod called as a handler', () => {
       /SharedAccessKey=[^;]+/,
       `SharedAccessKey=${wrongKey}`,
     );
-    const client = createIotHubClient(
-      readIotHubSettings({
-        IOTHUB_SERVICE_CONNECTION_STRING: connectionString,
-        IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
-      }),
-    );
-    const response = await call(
-      createInvokeDeviceMethodHandler(() => client),
-      '{}',
-    );
+    const response = await call(handlerFor(connectionString), '{}');
     expect(response.status).toBe(502);
     expect(errorOf(response).code).toBe('IotHubAuthenticationFailed');
     expect(JSON.stringify(response.jsonBody)).not.toContain(wrongKey);
@@ -267,16 +262,7 @@ describe('invokeDeviceMethod called as a handler', () => {
       /SharedAccessKeyName=[^;]+;SharedAccessKey=[^;]+/,
       `SharedAccessKeyName=registryRead;SharedAccessKey=${key ?? ''}`,
     );
-    const client = createIotHubClient(
-      readIotHubSettings({
-        IOTHUB_SERVICE_CONNECTION_STRING: connectionString,
-        IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
-      }),
-    );
-    const response = await call(
-      createInvokeDeviceMethodHandler(() => client),
-      '{}',
-    );
+    const response = await call(handlerFor(connectionString), '{}');
     expect(response.status).toBe(502);
     expect(errorOf(response).code).toBe('IotHubAccessDenied');
   });
@@ -286,16 +272,7 @@ describe('invokeDeviceMethod called as a handler', () => {
       /GatewayHostName=localhost:\d+/,
       'GatewayHostName=localhost:1',
     );
-    const client = createIotHubClient(
-      readIotHubSettings({
-        IOTHUB_SERVICE_CONNECTION_STRING: connectionString,
-        IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
-      }),
-    );
-    const response = await call(
-      createInvokeDeviceMethodHandler(() => client),
-      '{}',
-    );
+    const response = await call(handlerFor(connectionString), '{}');
     expect(response.status).toBe(502);
     expect(errorOf(response).code).toBe('IotHubUnreachable');
   });

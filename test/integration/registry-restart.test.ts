@@ -93,6 +93,15 @@ describe('device registry over REST (azure-iothub Registry)', () => {
     expect(hubErrorCode(error)).toBe(404001);
   });
 
+  it('refuses a missing or too old api-version with 400', async () => {
+    for (const query of ['', '?api-version=2020-03-13', '?api-version=latest']) {
+      const response = await serviceCall(emulator, 'GET', `/devices${query}`);
+      expect(response.status).toBe(400);
+      expect(response.body).toContain('api-version');
+    }
+    expect((await serviceCall(emulator, 'GET', '/devices?api-version=2023-06-30')).status).toBe(200);
+  });
+
   it('answers 404 for module methods until modules exist', async () => {
     await registryClient(emulator).create({ deviceId: 'reg-modules' });
     const error = await serviceClient(emulator)
