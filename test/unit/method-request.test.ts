@@ -1,17 +1,11 @@
 import { ValidationError } from '../../src/lib/errors';
 import { parseMethodCall } from '../../src/lib/method-request';
+import { thrownBy } from '../helpers/errors';
 
 const params = { deviceId: 'sim-device-01', methodName: 'SetTelemetryInterval' };
 
-function refusal(body: string, routeParams: Record<string, string> = params): ValidationError {
-  try {
-    parseMethodCall(routeParams, body);
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error('expected a ValidationError');
-}
+const refusal = (body: string, routeParams: Record<string, string> = params) =>
+  thrownBy(ValidationError, () => parseMethodCall(routeParams, body));
 
 describe('parseMethodCall', () => {
   it('defaults to a null payload and the hub timeouts when there is no body', () => {

@@ -1,15 +1,8 @@
 import { HubError } from '../../emulator/errors';
 import { DeviceRegistry } from '../../emulator/registry';
+import { thrownBy } from '../helpers/errors';
 
-function hubError(action: () => unknown): HubError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof HubError) return error;
-    throw error;
-  }
-  throw new Error('expected a HubError');
-}
+const hubError = (action: () => unknown) => thrownBy(HubError, action);
 
 describe('DeviceRegistry', () => {
   it('creates devices with fresh keys and a stable generation id', () => {

@@ -1,19 +1,12 @@
 import { resolve } from 'node:path';
 import { SettingsError } from '../../src/lib/errors';
 import { readIotHubSettings } from '../../src/lib/settings';
+import { thrownBy } from '../helpers/errors';
 
 const key = Buffer.alloc(32, 5).toString('base64');
 const azure = `HostName=my-hub.azure-devices.net;SharedAccessKeyName=service;SharedAccessKey=${key}`;
 
-function settingsError(env: NodeJS.ProcessEnv): SettingsError {
-  try {
-    readIotHubSettings(env);
-  } catch (error) {
-    if (error instanceof SettingsError) return error;
-    throw error;
-  }
-  throw new Error('expected a SettingsError');
-}
+const settingsError = (env: NodeJS.ProcessEnv) => thrownBy(SettingsError, () => readIotHubSettings(env));
 
 describe('readIotHubSettings', () => {
   it('reads an Azure service connection string', () => {
