@@ -176,10 +176,6 @@ export class Emulator {
     return `HostName=${this.hostName};DeviceId=${deviceId};SharedAccessKey=${device.primaryKey};GatewayHostName=${this.gatewayHost}:${this.mqtt.port}`;
   }
 
-  policy(name: string): SharedAccessPolicy | undefined {
-    return this.policies.find((p) => p.keyName === name);
-  }
-
   /** Creates the devices that do not exist yet and persists the registry. */
   async ensureDevices(deviceIds: readonly string[]): Promise<void> {
     for (const deviceId of deviceIds) this.registry.ensure(deviceId);

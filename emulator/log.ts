@@ -12,5 +12,3 @@ export const consoleLogger: Logger = {
     console.warn(`[emulator] ${message}`);
   },
 };
-
-export const silentLogger: Logger = { info: () => undefined, warn: () => undefined };

@@ -53,10 +53,6 @@ export class MethodDispatcher {
     });
   }
 
-  get pendingCount(): number {
-    return this.pending.size;
-  }
-
   async invoke(deviceId: string, invocation: MethodInvocation): Promise<MethodResult> {
     if (!this.front.acceptsMethods(deviceId)) {
       if (invocation.connectTimeoutInSeconds === 0) throw hubErrors.deviceNotOnline();

@@ -46,7 +46,6 @@ export class FunctionsHost {
     private readonly server: Server,
     readonly functions: readonly RegisteredFunction[],
     readonly routePrefix: string,
-    readonly settingsSource: string,
   ) {}
 
   static async start(options: FunctionsHostOptions): Promise<FunctionsHost> {
@@ -76,7 +75,7 @@ export class FunctionsHost {
         if (!response.headersSent) response.writeHead(500).end();
       }
     };
-    const host = new FunctionsHost(server, registered, routePrefix, settings.source);
+    const host = new FunctionsHost(server, registered, routePrefix);
     server.on('connection', (socket: Socket) => {
       host.sockets.add(socket);
       socket.once('close', () => host.sockets.delete(socket));

@@ -1,10 +1,10 @@
 import type { SharedAccessPolicy } from '../policies';
 import { hasRight } from '../policies';
-import type { DeviceRegistry } from '../registry';
+import type { DeviceRecord, DeviceRegistry } from '../registry';
 import { parseSasToken, verifySasToken } from '../sas';
 
 export type ConnectVerdict =
-  { ok: true; deviceId: string; expiry: number } | { ok: false; returnCode: 4 | 5; reason: string };
+  { ok: true; device: DeviceRecord; expiry: number } | { ok: false; returnCode: 4 | 5; reason: string };
 
 export interface DeviceAuthContext {
   readonly hostName: string;
@@ -64,5 +64,5 @@ export function authenticateDevice(
   const failure = verifySasToken(token, keys, nowMs);
   if (failure === 'expired') return { ok: false, returnCode: 5, reason: 'token expired' };
   if (failure) return { ok: false, returnCode: 5, reason: 'signature does not match the device keys' };
-  return { ok: true, deviceId: clientId, expiry: token.expiry };
+  return { ok: true, device, expiry: token.expiry };
 }

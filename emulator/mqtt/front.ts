@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:tls';
 import type { Aedes, Client, PublishPacket, Subscription } from 'aedes' with { 'resolution-mode': 'import' };
 import type { Logger } from '../log';
 import type { TlsMaterial } from '../certificates';
-import type { DeviceRegistry } from '../registry';
+import type { DeviceRecord, DeviceRegistry } from '../registry';
 import type { TelemetryLog } from '../telemetry-log';
 import { authenticateDevice, type DeviceAuthContext } from './device-auth';
 import { DeviceTwins } from './twins';
@@ -106,14 +106,6 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     return (this.server.address() as AddressInfo).port;
   }
 
-  get connectedDeviceCount(): number {
-    return this.devices.size;
-  }
-
-  isConnected(deviceId: string): boolean {
-    return this.devices.has(deviceId);
-  }
-
   /** True when the device is online and has subscribed to direct methods, so a request would reach it. */
   acceptsMethods(deviceId: string): boolean {
     const device = this.devices.get(deviceId);
@@ -191,11 +183,7 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
   ): void {
     const verdict = authenticateDevice(this.options.auth, client.id, username, password);
     if (verdict.ok) {
-      const device = this.options.registry.find(client.id);
-      sessions.set(client, {
-        expiry: verdict.expiry,
-        keys: `${device?.primaryKey ?? ''}|${device?.secondaryKey ?? ''}`,
-      });
+      sessions.set(client, { expiry: verdict.expiry, device: verdict.device });
       done(null, true);
       return;
     }
@@ -212,7 +200,8 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     if (
       !session ||
       device?.status !== 'enabled' ||
-      `${device.primaryKey}|${device.secondaryKey}` !== session.keys
+      device.primaryKey !== session.device.primaryKey ||
+      device.secondaryKey !== session.device.secondaryKey
     ) {
       this.options.log.warn(`device ${JSON.stringify(client.id)} was revoked while connecting; closing`);
       client.close();
@@ -266,10 +255,9 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
           done(new Error(`telemetry message of ${payload.length} bytes exceeds ${MAX_TELEMETRY_BYTES}`));
           return;
         }
-        const device = this.options.registry.find(client.id);
         this.options.telemetry.append({
           deviceId: client.id,
-          authGenerationId: device?.generationId ?? '',
+          authGenerationId: sessions.get(client)?.device.generationId ?? '',
           body: payload,
           systemProperties: topic.properties.system,
           applicationProperties: topic.properties.user,
@@ -321,8 +309,8 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
   }
 }
 
-/** Per connection, recorded at authentication: token expiry and the device keys it was checked against. */
-const sessions = new WeakMap<Client, { expiry: number; keys: string }>();
+/** Per connection, recorded at authentication: token expiry and the device record it was checked against. */
+const sessions = new WeakMap<Client, { expiry: number; device: DeviceRecord }>();
 
 function hasSubscription(client: Client, filter: string): boolean {
   const subscriptions = (client as Client & { subscriptions?: Record<string, unknown> }).subscriptions;

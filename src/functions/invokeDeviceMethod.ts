@@ -35,12 +35,18 @@ export function createInvokeDeviceMethodHandler(getClient: () => Client = getIot
   };
 }
 
+let configuredHostName: string | undefined;
+
+/** The hub named in error messages; settings are read once, not on every failed call. */
 function hubHostName(): string {
-  try {
-    return readIotHubSettings().hostName;
-  } catch {
-    return '(not configured)';
+  if (configuredHostName === undefined) {
+    try {
+      configuredHostName = readIotHubSettings().hostName;
+    } catch {
+      configuredHostName = '(not configured)';
+    }
   }
+  return configuredHostName;
 }
 
 export const invokeDeviceMethod = createInvokeDeviceMethodHandler();
