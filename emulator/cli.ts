@@ -69,12 +69,18 @@ function printBanner(emulator: Emulator, createdDevices: readonly string[]): voi
     `IoT Hub emulator "${info.hubName}" is running (Ctrl+C to stop).`,
     `  Devices (MQTT over TLS):  localhost:${info.mqttPort}`,
     `  Service API (HTTPS):      https://localhost:${info.httpsPort}`,
+    `  Event Hub-compatible:     amqp://localhost:${info.amqpPort}` +
+      (info.amqpsPort === undefined ? '' : `, amqps://localhost:${info.amqpsPort}`) +
+      `  (${info.eventHubName}: ${info.partitionCount} partitions; consumer groups ${info.consumerGroups.join(', ')})`,
     `  CA certificate:           ${info.caPath}`,
     `      trust it with NODE_EXTRA_CA_CERTS=${info.caPath}  (or the SDK's setOptions({ ca }))`,
     `  Data directory:           ${info.dataDir}`,
     '',
     'Service connection string (IOTHUB_SERVICE_CONNECTION_STRING):',
     `  ${info.serviceConnectionString}`,
+    '',
+    'Event Hub-compatible connection string (IOTHUB_EVENTS_CONNECTION; telemetry, for @azure/event-hubs and the Functions host):',
+    `  ${info.eventHubConnectionString}`,
   ];
   for (const deviceId of createdDevices) {
     lines.push(

@@ -9,7 +9,8 @@ import { MqttFront } from './mqtt/front';
 import { ensureBuiltInPolicies, type SharedAccessPolicy } from './policies';
 import { DeviceRegistry, type DeviceRecord } from './registry';
 import { RestFront } from './rest/server';
-import { TelemetryLog } from './telemetry-log';
+import { AmqpFront } from './amqp/front';
+import { EventStore } from './event-log/event-store';
 
 export interface EmulatorOptions {
   /** Hub name; the host name is `<hubName>.azure-devices.net`, as in Azure. */
@@ -26,7 +27,20 @@ export interface EmulatorOptions {
   readonly devices?: readonly string[];
   /** Wipe the data directory first. */
   readonly reset?: boolean;
+  /** Plain AMQP port of the Event Hub-compatible endpoint (0 picks a free port). */
+  readonly amqpPort?: number;
+  /** AMQP over TLS port of the Event Hub-compatible endpoint; not opened unless given (0 picks a free port). */
+  readonly amqpsPort?: number;
+  /** Partitions of the Event Hub-compatible endpoint, 1 to 32. */
   readonly partitionCount?: number;
+  /** Consumer groups besides `$Default`. */
+  readonly consumerGroups?: readonly string[];
+  /** How long telemetry is kept, in hours (IoT Hub: 1 to 168, default 24). */
+  readonly retentionHours?: number;
+  /** Size cap of each partition's log, in MiB; the oldest events go first. */
+  readonly maxPartitionMiB?: number;
+  /** fdatasync each group of telemetry before acknowledging it (default true). */
+  readonly fsync?: boolean;
   readonly log?: Logger;
 }
 
@@ -37,11 +51,16 @@ export const EMULATOR_DEFAULTS = {
   mqttPort: 8883,
   httpsPort: 8443,
   dataDir: '.iothub-emulator',
+  amqpPort: 5672,
   partitionCount: 4,
+  retentionHours: 24,
+  maxPartitionMiB: 256,
 } as const;
 
 interface PersistedState {
   formatVersion: 1;
+  /** When the hub was created: the Event Hub-compatible endpoint's `created_at`. */
+  createdAt?: string;
   policies: SharedAccessPolicy[];
   devices: DeviceRecord[];
 }
@@ -52,9 +71,17 @@ export interface EmulatorInfo {
   readonly hostName: string;
   readonly mqttPort: number;
   readonly httpsPort: number;
+  /** Event Hub-compatible endpoint: plain AMQP, and AMQP over TLS when enabled. */
+  readonly amqpPort: number;
+  readonly amqpsPort: number | undefined;
+  readonly eventHubName: string;
+  readonly partitionCount: number;
+  readonly consumerGroups: readonly string[];
   readonly caPath: string;
   readonly dataDir: string;
   readonly serviceConnectionString: string;
+  /** For Event Hubs clients: `Endpoint=sb://localhost:<amqp port>/;...;EntityPath=<hub>;UseDevelopmentEmulator=true`. */
+  readonly eventHubConnectionString: string;
 }
 
 /** The local IoT Hub: registry and policies on disk, an MQTT/TLS device front and an HTTPS service front. */
@@ -70,7 +97,9 @@ export class Emulator {
     readonly mqtt: MqttFront,
     readonly rest: RestFront,
     readonly methods: MethodDispatcher,
-    readonly telemetry: TelemetryLog,
+    readonly events: EventStore,
+    readonly amqp: AmqpFront,
+    readonly consumerGroups: readonly string[],
   ) {}
 
   static async start(options: EmulatorOptions = {}): Promise<Emulator> {
@@ -87,8 +116,10 @@ export class Emulator {
     const saved = await JsonFile.read<PersistedState>(statePath);
     const policies = ensureBuiltInPolicies(saved?.policies);
     const registry = new DeviceRegistry(saved?.devices);
+    const createdAt = saved?.createdAt ?? new Date().toISOString();
     const state = new JsonFile<PersistedState>(statePath, () => ({
       formatVersion: 1,
+      createdAt,
       policies,
       devices: registry.records(),
     }));
@@ -97,21 +128,39 @@ export class Emulator {
 
     const hostName = `${hubName}.azure-devices.net`;
     const policy = (keyName: string) => policies.find((p) => p.keyName === keyName);
-    const telemetry = new TelemetryLog(options.partitionCount ?? EMULATOR_DEFAULTS.partitionCount);
-    const bindAddress = options.bindAddress ?? EMULATOR_DEFAULTS.bindAddress;
-    const mqtt = await MqttFront.start({
-      host: bindAddress,
-      port: options.mqttPort ?? EMULATOR_DEFAULTS.mqttPort,
-      tls,
-      auth: { hostName, registry, policy },
-      registry,
-      telemetry,
-      log,
+    const partitionCount = options.partitionCount ?? EMULATOR_DEFAULTS.partitionCount;
+    if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > 32) {
+      throw new Error(`Invalid partition count ${partitionCount}: use 1 to 32.`);
+    }
+    const consumerGroups = [...new Set(options.consumerGroups ?? [])].filter(
+      (g) => g.toLowerCase() !== '$default',
+    );
+    const events = await EventStore.open({
+      dir: join(dataDir, 'events'),
+      partitionCount,
+      retentionMs: (options.retentionHours ?? EMULATOR_DEFAULTS.retentionHours) * 3_600_000,
+      maxPartitionBytes: (options.maxPartitionMiB ?? EMULATOR_DEFAULTS.maxPartitionMiB) * 1024 * 1024,
+      fsync: options.fsync ?? true,
+      warn: (message) => {
+        log.warn(message);
+      },
     });
-    const methods = new MethodDispatcher(mqtt);
-    let rest: RestFront;
+    const bindAddress = options.bindAddress ?? EMULATOR_DEFAULTS.bindAddress;
+    // Started in order and unwound in reverse if a later one fails (a port in use, say).
+    const started: { close: () => Promise<void> }[] = [events];
     try {
-      rest = await RestFront.start({
+      const mqtt = await MqttFront.start({
+        host: bindAddress,
+        port: options.mqttPort ?? EMULATOR_DEFAULTS.mqttPort,
+        tls,
+        auth: { hostName, registry, policy },
+        registry,
+        telemetry: events,
+        log,
+      });
+      started.push(mqtt);
+      const methods = new MethodDispatcher(mqtt);
+      const rest = await RestFront.start({
         host: bindAddress,
         port: options.httpsPort ?? EMULATOR_DEFAULTS.httpsPort,
         tls,
@@ -121,24 +170,39 @@ export class Emulator {
         onRegistryChanged: () => state.save(),
         log,
       });
+      started.push(rest);
+      const amqp = await AmqpFront.start({
+        host: bindAddress,
+        port: options.amqpPort ?? EMULATOR_DEFAULTS.amqpPort,
+        tlsPort: options.amqpsPort,
+        tls,
+        hubName,
+        consumerGroups,
+        createdAt: new Date(createdAt),
+        store: events,
+        policy,
+        log,
+      });
+      const gatewayHost = options.gatewayHost ?? EMULATOR_DEFAULTS.gatewayHost;
+      return new Emulator(
+        hubName,
+        dataDir,
+        gatewayHost,
+        tls,
+        policies,
+        registry,
+        state,
+        mqtt,
+        rest,
+        methods,
+        events,
+        amqp,
+        consumerGroups,
+      );
     } catch (error) {
-      await mqtt.close();
+      for (const part of started.reverse()) await part.close();
       throw error;
     }
-    const gatewayHost = options.gatewayHost ?? EMULATOR_DEFAULTS.gatewayHost;
-    return new Emulator(
-      hubName,
-      dataDir,
-      gatewayHost,
-      tls,
-      policies,
-      registry,
-      state,
-      mqtt,
-      rest,
-      methods,
-      telemetry,
-    );
   }
 
   get hostName(): string {
@@ -151,10 +215,29 @@ export class Emulator {
       hostName: this.hostName,
       mqttPort: this.mqtt.port,
       httpsPort: this.rest.port,
+      amqpPort: this.amqp.port,
+      amqpsPort: this.amqp.tlsPort,
+      eventHubName: this.hubName,
+      partitionCount: this.events.partitionCount,
+      consumerGroups: ['$Default', ...this.consumerGroups],
       caPath: this.tls.caPath,
       dataDir: this.dataDir,
       serviceConnectionString: this.serviceConnectionString('iothubowner'),
+      eventHubConnectionString: this.eventHubConnectionString('service'),
     };
+  }
+
+  /**
+   * The built-in endpoint's connection string, as the portal shows it for IoT Hub, pointing at the local AMQP
+   * port. `UseDevelopmentEmulator=true` makes the Event Hubs clients (JS and .NET) use plain AMQP there.
+   */
+  eventHubConnectionString(policyName = 'service'): string {
+    const policy = this.policies.find((p) => p.keyName === policyName);
+    if (!policy) throw new Error(`Unknown policy ${policyName}`);
+    return (
+      `Endpoint=sb://${this.gatewayHost}:${this.amqp.port}/;SharedAccessKeyName=${policy.keyName};` +
+      `SharedAccessKey=${policy.primaryKey};EntityPath=${this.hubName};UseDevelopmentEmulator=true`
+    );
   }
 
   /**
@@ -184,7 +267,9 @@ export class Emulator {
 
   async stop(): Promise<void> {
     this.methods.cancelAll();
-    await Promise.all([this.rest.close(), this.mqtt.close()]);
+    await Promise.all([this.rest.close(), this.mqtt.close(), this.amqp.close()]);
+    // After the fronts: telemetry accepted before they closed is written and acknowledged first.
+    await this.events.close();
     await this.state.flush();
   }
 }

@@ -43,19 +43,26 @@ export function parseSasToken(token: string): SasToken | undefined {
 }
 
 /**
- * Checks expiry and signature. IoT Hub signs `sr` exactly as it appears in the token, a newline and `se`,
- * with the base64-decoded key (device keys and shared access policy keys alike).
+ * How a signing key string becomes HMAC key bytes. IoT Hub (devices, service REST) uses the base64-decoded key;
+ * the Event Hub-compatible endpoint, like Event Hubs itself, uses the UTF-8 bytes of the key string as written.
+ */
+export type SasKeyEncoding = 'base64' | 'utf8';
+
+/**
+ * Checks expiry and signature. Both services sign `sr` exactly as it appears in the token (URL-encoded), a
+ * newline and `se`; they differ only in the key bytes (see `SasKeyEncoding`).
  */
 export function verifySasToken(
   token: SasToken,
-  base64Keys: readonly string[],
+  keys: readonly string[],
   nowMs = Date.now(),
+  keyEncoding: SasKeyEncoding = 'base64',
 ): SasFailure | undefined {
   if (token.expiry * 1000 <= nowMs) return 'expired';
   const presented = Buffer.from(token.signature, 'base64');
   const stringToSign = `${token.rawResource}\n${token.expiry}`;
-  for (const key of base64Keys) {
-    const expected = createHmac('sha256', Buffer.from(key, 'base64')).update(stringToSign).digest();
+  for (const key of keys) {
+    const expected = createHmac('sha256', Buffer.from(key, keyEncoding)).update(stringToSign).digest();
     if (expected.length === presented.length && timingSafeEqual(expected, presented)) return undefined;
   }
   return 'bad-signature';
@@ -64,14 +71,13 @@ export function verifySasToken(
 /** Builds a token the way the SDKs do; used for tests, tools and printed examples. */
 export function createSasToken(
   resource: string,
-  base64Key: string,
+  key: string,
   expiry: number,
   keyName?: string,
+  keyEncoding: SasKeyEncoding = 'base64',
 ): string {
   const sr = encodeURIComponent(resource);
-  const sig = createHmac('sha256', Buffer.from(base64Key, 'base64'))
-    .update(`${sr}\n${expiry}`)
-    .digest('base64');
+  const sig = createHmac('sha256', Buffer.from(key, keyEncoding)).update(`${sr}\n${expiry}`).digest('base64');
   const skn = keyName === undefined ? '' : `&skn=${encodeURIComponent(keyName)}`;
   return `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${expiry}${skn}`;
 }

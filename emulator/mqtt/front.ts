@@ -5,7 +5,7 @@ import type { Aedes, Client, PublishPacket, Subscription } from 'aedes' with { '
 import type { Logger } from '../log';
 import type { TlsMaterial } from '../certificates';
 import type { DeviceRecord, DeviceRegistry } from '../registry';
-import type { TelemetryLog } from '../telemetry-log';
+import type { EventStore } from '../event-log/event-store';
 import { authenticateDevice, type DeviceAuthContext } from './device-auth';
 import { DeviceTwins } from './twins';
 import {
@@ -25,7 +25,8 @@ export interface MqttFrontOptions {
   readonly tls: TlsMaterial;
   readonly auth: DeviceAuthContext;
   readonly registry: DeviceRegistry;
-  readonly telemetry: TelemetryLog;
+  /** Telemetry goes here; a message is acknowledged (PUBACK) only once it is on disk. */
+  readonly telemetry: EventStore;
   readonly log: Logger;
 }
 
@@ -255,14 +256,24 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
           done(new Error(`telemetry message of ${payload.length} bytes exceeds ${MAX_TELEMETRY_BYTES}`));
           return;
         }
-        this.options.telemetry.append({
-          deviceId: client.id,
-          authGenerationId: sessions.get(client)?.device.generationId ?? '',
-          body: payload,
-          systemProperties: topic.properties.system,
-          applicationProperties: topic.properties.user,
-        });
-        done(null);
+        // aedes sends the PUBACK when `done` is called: only once the event is durable. A failed write
+        // closes the connection without a PUBACK, so the device SDK sends the message again.
+        this.options.telemetry
+          .append({
+            deviceId: client.id,
+            authGenerationId: sessions.get(client)?.device.generationId ?? '',
+            body: payload,
+            systemProperties: topic.properties.system,
+            applicationProperties: topic.properties.user,
+          })
+          .then(
+            () => {
+              done(null);
+            },
+            (error: unknown) => {
+              done(error as Error);
+            },
+          );
         return;
       }
       case 'method-response':

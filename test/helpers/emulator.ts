@@ -27,7 +27,13 @@ export async function startTestEmulator(
   options: StartEmulatorOptions = {},
 ): Promise<RunningEmulator & { removeData: () => void }> {
   const dir = options.dataDir ? undefined : makeTempDir();
-  const emulator = await startEmulator({ mqttPort: 0, httpsPort: 0, dataDir: dir?.path, ...options });
+  const emulator = await startEmulator({
+    mqttPort: 0,
+    httpsPort: 0,
+    amqpPort: 0,
+    dataDir: dir?.path,
+    ...options,
+  });
   return Object.assign(emulator, { removeData: () => dir?.remove() });
 }
 

@@ -1,0 +1,131 @@
+import { EventEmitter } from 'node:events';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PartitionLog } from './partition-log';
+import type { NewTelemetry, TelemetryEvent } from './record';
+
+export interface EventStoreOptions {
+  /** The folder that holds one sub-folder per partition. */
+  readonly dir: string;
+  readonly partitionCount: number;
+  readonly retentionMs: number;
+  readonly maxPartitionBytes: number;
+  readonly fsync?: boolean;
+  readonly warn: (message: string) => void;
+}
+
+interface StoreLayout {
+  readonly formatVersion: 1;
+  readonly partitionCount: number;
+}
+
+interface EventStoreEvents {
+  appended: [event: TelemetryEvent];
+}
+
+export class PartitionCountMismatchError extends Error {
+  override readonly name = 'PartitionCountMismatchError';
+}
+
+const TRIM_INTERVAL_MS = 60_000;
+const SEGMENT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The durable telemetry behind the Event Hub-compatible endpoint: one append-only log per partition. All
+ * messages of a device go to one partition (by a stable hash of its id), in order.
+ */
+export class EventStore extends EventEmitter<EventStoreEvents> {
+  private readonly trimTimer: NodeJS.Timeout;
+
+  private constructor(readonly partitions: readonly PartitionLog[]) {
+    super();
+    this.trimTimer = setInterval(() => void this.trim(), TRIM_INTERVAL_MS).unref();
+  }
+
+  static async open(options: EventStoreOptions): Promise<EventStore> {
+    await mkdir(options.dir, { recursive: true });
+    await checkLayout(options.dir, options.partitionCount);
+    const forward = (event: TelemetryEvent) => store.emit('appended', event);
+    const partitions = await Promise.all(
+      Array.from({ length: options.partitionCount }, (_, index) =>
+        PartitionLog.open(
+          {
+            dir: join(options.dir, String(index)),
+            partitionId: String(index),
+            retentionMs: options.retentionMs,
+            maxBytes: options.maxPartitionBytes,
+            segmentBytes: Math.min(
+              SEGMENT_BYTES,
+              Math.max(64 * 1024, Math.floor(options.maxPartitionBytes / 4)),
+            ),
+            // Segments also close with age, so that retention trims in steps of a 24th of it.
+            segmentMaxAgeMs: Math.max(1000, options.retentionMs / 24),
+            fsync: options.fsync ?? true,
+            cacheEvents: 10_000,
+            warn: options.warn,
+          },
+          forward,
+        ),
+      ),
+    );
+    const store: EventStore = new EventStore(partitions);
+    await store.trim();
+    return store;
+  }
+
+  get partitionCount(): number {
+    return this.partitions.length;
+  }
+
+  partitionOf(deviceId: string): number {
+    // FNV-1a: stable across restarts and processes, unlike anything seeded.
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < deviceId.length; i++) {
+      hash ^= deviceId.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    return hash % this.partitions.length;
+  }
+
+  partition(partitionId: string): PartitionLog | undefined {
+    if (!/^\d{1,2}$/.test(partitionId)) return undefined;
+    return this.partitions[Number(partitionId)];
+  }
+
+  /** Appends to the device's partition; resolves once the event is on disk. */
+  append(message: NewTelemetry): Promise<TelemetryEvent> {
+    const partition = this.partitions[this.partitionOf(message.deviceId)];
+    if (!partition) return Promise.reject(new Error('No partition'));
+    return partition.append(message);
+  }
+
+  async trim(nowMs = Date.now()): Promise<void> {
+    await Promise.all(this.partitions.map((partition) => partition.trim(nowMs)));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.trimTimer);
+    await Promise.all(this.partitions.map((partition) => partition.close()));
+  }
+}
+
+/** Partitioning is by hash modulo the count: a different count would scatter devices across partitions. */
+async function checkLayout(dir: string, partitionCount: number): Promise<void> {
+  const path = join(dir, 'layout.json');
+  let existing: StoreLayout | undefined;
+  try {
+    existing = JSON.parse(await readFile(path, 'utf8')) as StoreLayout;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (existing && existing.partitionCount !== partitionCount) {
+    throw new PartitionCountMismatchError(
+      `The data directory holds telemetry in ${existing.partitionCount} partitions, not ${partitionCount}. ` +
+        `Start with --partitions ${existing.partitionCount}, or with --reset to discard it.`,
+    );
+  }
+  if (!existing) {
+    const layout: StoreLayout = { formatVersion: 1, partitionCount };
+    await writeFile(path, JSON.stringify(layout, null, 2));
+  }
+}
