@@ -1,0 +1,225 @@
+import { readFileSync } from 'node:fs';
+import {
+  create_container,
+  types,
+  type Connection,
+  type ConnectionOptions,
+  type EventContext,
+  type Message,
+} from 'rhea';
+import type { RunningEmulator } from '../../emulator/api';
+import { createSasToken } from '../../emulator/sas';
+import { policyKey, startTestEmulator } from '../helpers/emulator';
+import { inAnHour } from '../helpers/raw-clients';
+
+/** A bare AMQP 1.0 client (rhea), to send what the SDKs never would and to see the wire-level answers. */
+class RawAmqpClient {
+  private constructor(readonly connection: Connection) {}
+
+  static open(options: ConnectionOptions): Promise<RawAmqpClient> {
+    const container = create_container();
+    return new Promise((resolve, reject) => {
+      const connection = container.connect({ reconnect: false, ...options });
+      connection.once('connection_open', () => {
+        resolve(new RawAmqpClient(connection));
+      });
+      connection.once('connection_error', () => {
+        reject(new Error('connection refused'));
+      });
+      connection.once('disconnected', (context: EventContext) => {
+        reject(context.error ?? new Error('disconnected'));
+      });
+    });
+  }
+
+  /** Sends a request on `address` and waits for the reply on a receiver link named `reply_to`. */
+  async request(address: string, request: Message): Promise<Message> {
+    const replyTo = `reply-${Math.random().toString(36).slice(2)}`;
+    const receiver = this.connection.open_receiver({ source: { address }, name: replyTo });
+    const sender = this.connection.open_sender({ target: { address } });
+    await new Promise((resolve) => sender.once('sendable', resolve));
+    const reply = new Promise<Message>((resolve) => {
+      receiver.once('message', (context: EventContext) => {
+        if (context.message) resolve(context.message);
+      });
+    });
+    sender.send({ ...request, message_id: 'request-1', reply_to: replyTo });
+    const message = await reply;
+    sender.close();
+    receiver.close();
+    return message;
+  }
+
+  /** Opens a receiver on `address`; resolves with the first message, or rejects with the link's error. */
+  receive(address: string, filter?: string): Promise<Message> {
+    const receiver = this.connection.open_receiver({
+      source: {
+        address,
+        ...(filter
+          ? { filter: { 'apache.org:selector-filter:string': types.wrap_described(filter, 0x468c00000004) } }
+          : {}),
+      },
+    });
+    return new Promise((resolve, reject) => {
+      receiver.once('message', (context: EventContext) => {
+        if (context.message) resolve(context.message);
+      });
+      receiver.once('receiver_error', (context: EventContext) => {
+        const error = context.receiver?.error as { condition?: string; description?: string } | undefined;
+        reject(new Error(`${error?.condition ?? '?'}: ${error?.description ?? ''}`));
+      });
+    });
+  }
+
+  /** Opens a receiver on `address`; resolves with the source the server attached with (none = refused). */
+  attach(address: string): Promise<{ address?: string } | undefined> {
+    const receiver = this.connection.open_receiver({ source: { address } });
+    return new Promise((resolve) => {
+      receiver.once('receiver_open', (context: EventContext) => {
+        resolve(context.receiver?.source);
+      });
+    });
+  }
+
+  /** Opens a sender on `address`; resolves with the link error that closes it. */
+  sendRefusal(address: string): Promise<string> {
+    const sender = this.connection.open_sender({ target: { address } });
+    return new Promise((resolve) => {
+      sender.once('sender_error', (context: EventContext) => {
+        const error = context.sender?.error as { condition?: string; description?: string } | undefined;
+        resolve(`${error?.condition ?? '?'}: ${error?.description ?? ''}`);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.connection.once('connection_close', () => {
+        resolve();
+      });
+      this.connection.once('disconnected', () => {
+        resolve();
+      });
+      this.connection.close();
+    });
+  }
+}
+
+const statusOf = (message: Message) =>
+  (message.application_properties as Record<string, unknown> | undefined)?.['status-code'];
+
+describe('the Event Hub-compatible endpoint on the wire (bare AMQP client)', () => {
+  let emulator: RunningEmulator & { removeData: () => void };
+  let audience: string;
+  const clients: RawAmqpClient[] = [];
+
+  const token = (policy: string, resource = audience, expiry = inAnHour()) =>
+    createSasToken(resource, policyKey(emulator, policy), expiry, policy, 'utf8');
+  const putToken = (client: RawAmqpClient, body: string, type = 'servicebus.windows.net:sastoken') =>
+    client.request('$cbs', {
+      body,
+      application_properties: { operation: 'put-token', name: audience, type },
+    });
+  const plain = async () => {
+    const client = await RawAmqpClient.open({
+      host: '127.0.0.1',
+      port: emulator.info.amqpPort,
+      username: 'service',
+    });
+    clients.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    emulator = await startTestEmulator({ amqpsPort: 0 });
+    audience = `sb://localhost:${emulator.info.amqpPort}/${emulator.info.eventHubName}`;
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await emulator.stop();
+    emulator.removeData();
+  });
+
+  it('serves AMQP over TLS with the emulator certificate', async () => {
+    const client = await RawAmqpClient.open({
+      host: 'localhost',
+      port: emulator.info.amqpsPort,
+      transport: 'tls',
+      ca: readFileSync(emulator.info.caPath),
+      servername: 'localhost',
+    });
+    clients.push(client);
+    const reply = await putToken(client, token('service'));
+    expect(statusOf(reply)).toBe(202);
+  });
+
+  it('refuses a receiver link before a claim is put on $cbs', async () => {
+    const client = await plain();
+    await expect(
+      client.receive(`${emulator.info.eventHubName}/ConsumerGroups/$Default/Partitions/0`),
+    ).rejects.toThrow(/^amqp:unauthorized-access: .*put a valid token/);
+  });
+
+  it('answers put-token with the statuses Event Hubs uses', async () => {
+    const client = await plain();
+    const signedAsIotHub = createSasToken(audience, policyKey(emulator, 'service'), inAnHour(), 'service');
+    expect(statusOf(await putToken(client, signedAsIotHub))).toBe(401);
+    expect(statusOf(await putToken(client, token('service', audience, 1000)))).toBe(401);
+    expect(statusOf(await putToken(client, token('device')))).toBe(403);
+    expect(statusOf(await putToken(client, token('service', `sb://localhost/other-hub`)))).toBe(401);
+    expect(statusOf(await putToken(client, 'Bearer abc', 'jwt'))).toBe(401);
+    const accepted = await putToken(client, token('service'));
+    expect(statusOf(accepted)).toBe(202);
+    expect(accepted.correlation_id).toBe('request-1');
+  });
+
+  it('accepts a receiver once the claim covers it, with a leading slash as .NET sends it', async () => {
+    const client = await plain();
+    await putToken(client, token('service'));
+    const address = `/${emulator.info.eventHubName}/ConsumerGroups/$Default/Partitions/1`;
+    expect(await client.attach(address)).toMatchObject({ address });
+    await expect(
+      client.receive(`/${emulator.info.eventHubName}/ConsumerGroups/$Default/Partitions/1`, 'nonsense'),
+    ).rejects.toThrow(/^amqp:invalid-field: .*selector filter "nonsense" is not supported/);
+    await expect(
+      client.receive(`/${emulator.info.eventHubName}/ConsumerGroups/$Default/Partitions/7`),
+    ).rejects.toThrow(/^com.microsoft:argument-out-of-range: .*use 0 to 3/);
+  });
+
+  it('is read-only: a sender link to the hub is refused', async () => {
+    const client = await plain();
+    await putToken(client, token('service'));
+    expect(await client.sendRefusal(emulator.info.eventHubName)).toMatch(/^amqp:not-allowed: .*read-only/);
+  });
+
+  it('answers $management READ with the token in the request, and refuses it without one', async () => {
+    const client = await plain();
+    const reply = await client.request('$management', {
+      body: null,
+      application_properties: {
+        operation: 'READ',
+        name: emulator.info.eventHubName,
+        type: 'com.microsoft:partition',
+        partition: '2',
+        security_token: token('service', `${audience}/$management`),
+      },
+    });
+    expect(statusOf(reply)).toBe(200);
+    expect(reply.body).toMatchObject({
+      name: emulator.info.eventHubName,
+      partition: '2',
+      is_partition_empty: true,
+      last_enqueued_offset: '-1',
+    });
+    const denied = await client.request('$management', {
+      body: null,
+      application_properties: {
+        operation: 'READ',
+        name: emulator.info.eventHubName,
+        type: 'com.microsoft:eventhub',
+      },
+    });
+    expect(statusOf(denied)).toBe(401);
+  });
+});
