@@ -37,9 +37,17 @@ const SEGMENT_BYTES = 16 * 1024 * 1024;
 export class EventStore extends EventEmitter<EventStoreEvents> {
   private readonly trimTimer: NodeJS.Timeout;
 
-  private constructor(readonly partitions: readonly PartitionLog[]) {
+  private constructor(
+    readonly partitions: readonly PartitionLog[],
+    warn: (message: string) => void,
+  ) {
     super();
-    this.trimTimer = setInterval(() => void this.trim(), TRIM_INTERVAL_MS).unref();
+    // A failed trim (a file that cannot be deleted) is reported; unhandled, its rejection would end the process.
+    const trim = () =>
+      this.trim().catch((error: unknown) => {
+        warn(`Could not trim the telemetry log: ${(error as Error).message}`);
+      });
+    this.trimTimer = setInterval(() => void trim(), TRIM_INTERVAL_MS).unref();
   }
 
   static async open(options: EventStoreOptions): Promise<EventStore> {
@@ -68,7 +76,7 @@ export class EventStore extends EventEmitter<EventStoreEvents> {
         ),
       ),
     );
-    const store: EventStore = new EventStore(partitions);
+    const store: EventStore = new EventStore(partitions, options.warn);
     await store.trim();
     return store;
   }
@@ -88,7 +96,7 @@ export class EventStore extends EventEmitter<EventStoreEvents> {
   }
 
   partition(partitionId: string): PartitionLog | undefined {
-    if (!/^\d{1,2}$/.test(partitionId)) return undefined;
+    if (!/^(0|[1-9]\d?)$/.test(partitionId)) return undefined;
     return this.partitions[Number(partitionId)];
   }
 

@@ -83,7 +83,9 @@ class Segment {
   async close(): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;
-    if (handle) await (await handle).close();
+    // A handle that never opened has nothing to close: the append that needed it already failed and said why.
+    const opened = await handle?.catch(() => undefined);
+    await opened?.close();
   }
 }
 
@@ -165,7 +167,12 @@ export class PartitionLog {
       (segment.assignedSize + record.length > this.options.segmentBytes ||
         enqueuedMs - segment.createdMs > this.options.segmentMaxAgeMs)
     ) {
-      segment = this.startSegment(segment.baseOffset + segment.assignedSize, sequenceNumber);
+      try {
+        segment = this.startSegment(segment.baseOffset + segment.assignedSize, sequenceNumber);
+      } catch (error) {
+        // Like a failed write: the caller gets a rejection (never a throw), and the log takes no more appends.
+        return Promise.reject(this.fail(error));
+      }
     }
     const event: TelemetryEvent = {
       ...message,
@@ -197,11 +204,8 @@ export class PartitionLog {
       try {
         await this.writeGroup(group);
       } catch (error) {
-        this.failure = new Error(
-          `Partition ${this.options.partitionId} could not write its log: ${(error as Error).message}`,
-        );
-        this.options.warn(this.failure.message);
-        for (const item of [...group, ...this.pending]) item.reject(this.failure);
+        const failure = this.fail(error);
+        for (const item of [...group, ...this.pending]) item.reject(failure);
         this.pending = [];
         break;
       }
@@ -216,7 +220,14 @@ export class PartitionLog {
         this.durableNextSequence = event.sequenceNumber + 1;
         this.cache.push(event);
         item.resolve(event);
-        this.onAppended(event);
+        try {
+          this.onAppended(event);
+        } catch (error) {
+          // A listener's bug must not stop the flush loop: that would leave every later append pending forever.
+          this.options.warn(
+            `Partition ${this.options.partitionId}: a listener failed on event ${event.sequenceNumber}: ${(error as Error).message}`,
+          );
+        }
       }
       this.trimCache();
     }
@@ -241,6 +252,15 @@ export class PartitionLog {
       if (segment !== this.active) await segment.close();
       start = end;
     }
+  }
+
+  /** Makes the log refuse appends from now on, with an error that says why. */
+  private fail(error: unknown): Error {
+    this.failure = new Error(
+      `Partition ${this.options.partitionId} could not write its log: ${(error as Error).message}`,
+    );
+    this.options.warn(this.failure.message);
+    return this.failure;
   }
 
   private trimCache(): void {
@@ -367,7 +387,10 @@ export class PartitionLog {
       const totalBytes = this.segments.reduce((sum, segment) => sum + segment.size, 0);
       const expired = oldest.last !== undefined && oldest.last.enqueuedMs < nowMs - this.options.retentionMs;
       const overCap = totalBytes > this.options.maxBytes;
-      if (!(expired || overCap) || oldest.count === 0) return;
+      // An empty segment before the active one (a crash right after a rollover, or a first record cut off at
+      // recovery) holds nothing and must not stop the trimming of those after it.
+      const emptyAndClosed = oldest.count === 0 && oldest !== this.active;
+      if (!emptyAndClosed && (oldest.count === 0 || !(expired || overCap))) return;
       if (oldest === this.active) {
         // Close the active segment so that it can go; numbering continues in the new one's name.
         this.startSegment(oldest.baseOffset + oldest.size, oldest.firstSequence + oldest.count);
