@@ -114,11 +114,18 @@ class EmulatorProcess implements RunningEmulator {
         waiter?.resolve(message.deviceConnectionStrings);
       }
     });
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       for (const waiter of this.waiting.values()) waiter.reject(new Error('The emulator exited.'));
       this.waiting.clear();
+      if (!this.stopping) {
+        console.error(
+          `The IoT Hub emulator (pid ${child.pid ?? '?'}) exited unexpectedly (code ${code ?? '-'}, signal ${signal ?? '-'}).\n${logs().slice(-2000)}`,
+        );
+      }
     });
   }
+
+  private stopping = false;
 
   get pid(): number {
     return this.child.pid ?? -1;
@@ -139,6 +146,7 @@ class EmulatorProcess implements RunningEmulator {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.child.exitCode === null && this.child.signalCode === null) {
       if (this.child.connected) this.send({ type: 'stop' });
       else this.child.kill('SIGTERM');

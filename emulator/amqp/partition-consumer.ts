@@ -50,6 +50,8 @@ export class PartitionConsumer implements ConsumerLink {
     if (events.length === 0) return;
     const metrics = this.withRuntimeMetrics ? runtimeMetrics(this.log.properties()) : undefined;
     for (const event of events) {
+      // Credit is not all: rhea's session window can fill first (and overflows if sent past).
+      if (!this.sender.sendable()) break;
       const message = toAmqpMessage(event);
       if (metrics) message.delivery_annotations = metrics;
       this.sender.send(message);

@@ -49,9 +49,11 @@ export async function readPartition(
   partitionId: string,
   startPosition: EventPosition,
   count: number,
-  options: Omit<SubscribeOptions, 'startPosition'> = {},
+  options: Omit<SubscribeOptions, 'startPosition'> & { processEventsHook?: () => void } = {},
   timeoutMs = 20_000,
 ): Promise<Received> {
+  const subscribeOptions: SubscribeOptions = { ...options };
+  delete (subscribeOptions as { processEventsHook?: unknown }).processEventsHook;
   const events: ReceivedEventData[] = [];
   const contexts: PartitionContext[] = [];
   const errors: string[] = [];
@@ -69,6 +71,7 @@ export async function readPartition(
         partitionId,
         {
           processEvents: (batch, context) => {
+            options.processEventsHook?.();
             events.push(...batch);
             if (batch.length > 0) contexts.push(context);
             if (events.length >= count) {
@@ -82,7 +85,7 @@ export async function readPartition(
             return Promise.resolve();
           },
         },
-        { maxWaitTimeInSeconds: 1, ...options, startPosition },
+        { maxWaitTimeInSeconds: 1, ...subscribeOptions, startPosition },
       );
     });
   } finally {

@@ -4,7 +4,7 @@ import {
   latestEventPosition,
   type ReceivedEventData,
 } from '@azure/event-hubs';
-import type { Client as DeviceClient } from 'azure-iot-device';
+import { Message, type Client as DeviceClient } from 'azure-iot-device';
 import type { RunningEmulator } from '../../emulator/api';
 import { connectDevice, makeTempDir, policyKey, startTestEmulator } from '../helpers/emulator';
 import { bodyOf, readPartition, sendTelemetry, type SentTelemetry } from '../helpers/event-hubs';
@@ -201,6 +201,52 @@ describe('the Event Hub-compatible endpoint, read with @azure/event-hubs', () =>
       Array.from({ length: lastEnqueuedSequenceNumber + 1 }, (_, i) => i),
     );
     expect(contexts.length).toBeGreaterThanOrEqual(Math.ceil(events.length / 2));
+  });
+
+  it('serves a backlog larger than the AMQP session window to a consumer with a deep prefetch', async () => {
+    const device = devices[1] as DeviceClient;
+    const count = 2600;
+    let next = 0;
+    // Ten messages in flight, as a busy device would have.
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        while (next < count) {
+          const n = next++;
+          await device.sendEvent(new Message(JSON.stringify({ n })));
+        }
+      }),
+    );
+    const partitionId = partitionIdOf.get(
+      all.find((e) => bodyOf(e).deviceId === 'dev-b') as ReceivedEventData,
+    );
+    const { lastEnqueuedSequenceNumber } = await client.getPartitionProperties(partitionId ?? '0');
+    const deep = new EventHubConsumerClient('$Default', emulator.info.eventHubConnectionString);
+    let stalled = false;
+    try {
+      const { events } = await readPartition(
+        deep,
+        partitionId ?? '0',
+        earliestEventPosition,
+        lastEnqueuedSequenceNumber + 1,
+        {
+          maxBatchSize: 1000,
+          prefetchCount: 3000,
+          // A consumer that stalls (its event loop blocked) stops opening its session window, while the
+          // emulator still holds 3000 credits: the emulator must stop at the window, not overflow it.
+          processEventsHook: () => {
+            if (stalled) return;
+            stalled = true;
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+          },
+        },
+      );
+      expect(events.map((e) => e.sequenceNumber)).toEqual(
+        Array.from({ length: lastEnqueuedSequenceNumber + 1 }, (_, i) => i),
+      );
+    } finally {
+      await deep.close();
+    }
+    expect((await client.getEventHubProperties()).name).toBe(emulator.info.eventHubName);
   });
 
   it('reports the last enqueued event properties when asked (runtime metrics)', async () => {

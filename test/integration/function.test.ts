@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { Client as DeviceClient } from 'azure-iot-device';
@@ -25,6 +26,11 @@ describe('invokeDeviceMethod over HTTP through the local Functions host', () => 
     host = await startLocalHost({
       IOTHUB_SERVICE_CONNECTION_STRING: emulator.info.serviceConnectionString,
       IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
+      // The app's telemetry function reads this test's emulator, never one a developer may have running.
+      IOTHUB_EVENTS_CONNECTION: emulator.info.eventHubConnectionString,
+      IOTHUB_EVENTS_HUB_NAME: emulator.info.eventHubName,
+      IOTHUB_EVENTS_CONSUMER_GROUP: '$Default',
+      LOCAL_HOST_CHECKPOINT_DIR: join(emulator.info.dataDir, 'checkpoints'),
     });
     simulator = new SimulatedDevice({
       connectionString: emulator.deviceConnectionString('sim-device-01'),
