@@ -5,6 +5,8 @@ export interface RegisteredFunction {
   readonly name: string;
   readonly bindings: Readonly<Record<string, BindingMetadata>>;
   readonly handler: (...args: unknown[]) => unknown;
+  /** The function's `retry` option, as @azure/functions passes it on (the local host does not apply it). */
+  readonly retryOptions?: unknown;
 }
 
 export interface BindingMetadata {
@@ -16,6 +18,7 @@ export interface BindingMetadata {
 interface CoreFunctionMetadata {
   name: string;
   bindings: Record<string, BindingMetadata>;
+  retryOptions?: unknown;
 }
 
 const CORE_MODULE = '@azure/functions-core';
@@ -41,7 +44,12 @@ export function installFunctionsCoreShim(): RegisteredFunction[] {
       if (registered.some((f) => f.name === metadata.name)) {
         throw new Error(`A function named "${metadata.name}" is already registered.`);
       }
-      registered.push({ name: metadata.name, bindings: metadata.bindings, handler });
+      registered.push({
+        name: metadata.name,
+        bindings: metadata.bindings,
+        handler,
+        ...(metadata.retryOptions ? { retryOptions: metadata.retryOptions } : {}),
+      });
       return {
         dispose: () =>
           registered.splice(

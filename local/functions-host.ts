@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import * as functionsLibrary from '@azure/functions';
-import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { join } from 'node:path';
+import type { EventHubListener } from './eventhub-listener';
+import { startEventHubTriggers, type EventHubFunctionSummary } from './eventhub-triggers';
 import { installFunctionsCoreShim, type RegisteredFunction } from './functions-core-shim';
 import { loadFunctionApp } from './function-loader';
+import { httpRoutePrefix, readHostConfig } from './host-config';
 import { compileRoute, type CompiledRoute } from './http-routes';
-import { loadLocalSettings, resolveSettingReferences } from './settings';
+import { createInvocationContext, functionsModule, type FunctionsModule } from './invocation';
+import { isFunctionDisabled, loadLocalSettings, resolveSettingReferences } from './settings';
 
 /** The Functions host's default limit on request bodies (100 MB). */
 const MAX_REQUEST_BYTES = 100 * 1024 * 1024;
@@ -28,24 +29,32 @@ interface HttpFunction {
   readonly handler: RegisteredFunction['handler'];
 }
 
-// The app and this host resolve the same @azure/functions (this repository's), so HttpRequest and
-// HttpResponse here are the app's own classes.
-type FunctionsModule = typeof functionsLibrary;
-const functionsModule: FunctionsModule = functionsLibrary;
+/** Trigger types this host runs; functions with others are reported and left out. */
+const SUPPORTED_TRIGGERS = new Set(['httptrigger', 'eventhubtrigger']);
 
 /**
  * A local stand-in for the Azure Functions host (development only): it loads the compiled app through package.json
- * `main`, receives the registrations through `@azure/functions-core`, and serves HTTP triggers at
- * `/<routePrefix>/<route>` with route parameters, methods and responses as the host does. Keys are not enforced,
- * like `func start`.
+ * `main`, receives the registrations through `@azure/functions-core`, serves HTTP triggers at
+ * `/<routePrefix>/<route>` with route parameters, methods and responses as the host does (keys are not enforced,
+ * like `func start`), and runs Event Hub triggers as the Event Hubs extension does (see eventhub-listener.ts).
  */
 export class FunctionsHost {
-  private readonly sockets = new Set<Socket>();
+  private stopping: Promise<void> | undefined;
 
   private constructor(
     private readonly server: Server,
+    /** Open connections, destroyed on stop (keep-alive clients would hold the server open). */
+    private readonly sockets: Set<Socket>,
+    /** Every function the app registered, including disabled ones. */
     readonly functions: readonly RegisteredFunction[],
+    /** The functions this host runs. */
+    private readonly enabled: readonly RegisteredFunction[],
     readonly routePrefix: string,
+    private readonly listeners: readonly EventHubListener[],
+    /** Event Hub-triggered functions: what each listens to, or why it does not. */
+    readonly eventHubFunctions: readonly EventHubFunctionSummary[],
+    /** Where Event Hub checkpoints are kept (when there are Event Hub-triggered functions). */
+    readonly checkpointDir: string | undefined,
   ) {}
 
   static async start(options: FunctionsHostOptions): Promise<FunctionsHost> {
@@ -62,8 +71,23 @@ export class FunctionsHost {
     const registered = installFunctionsCoreShim();
     loadFunctionApp(options.projectDir);
 
-    const routePrefix = readRoutePrefix(options.projectDir);
-    const httpFunctions = registered.flatMap((fn) => toHttpFunction(fn, values));
+    const hostConfig = readHostConfig(options.projectDir, values);
+    const routePrefix = httpRoutePrefix(hostConfig);
+    const enabled = registered.filter((fn) => {
+      if (isFunctionDisabled(fn.name, values)) {
+        log(`[host] Function ${fn.name} is disabled (app setting AzureWebJobs.${fn.name}.Disabled).`);
+        return false;
+      }
+      const trigger = Object.values(fn.bindings).find((b) => b.type.toLowerCase().endsWith('trigger'));
+      if (trigger && !SUPPORTED_TRIGGERS.has(trigger.type.toLowerCase())) {
+        log(
+          `[host] Function ${fn.name} is not started: the local host does not run ${trigger.type} functions.`,
+        );
+        return false;
+      }
+      return true;
+    });
+    const httpFunctions = enabled.flatMap((fn) => toHttpFunction(fn, values));
     const server = createServer((request, response) => {
       void serve(request, response);
     });
@@ -75,10 +99,10 @@ export class FunctionsHost {
         if (!response.headersSent) response.writeHead(500).end();
       }
     };
-    const host = new FunctionsHost(server, registered, routePrefix);
+    const sockets = new Set<Socket>();
     server.on('connection', (socket: Socket) => {
-      host.sockets.add(socket);
-      socket.once('close', () => host.sockets.delete(socket));
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -87,7 +111,24 @@ export class FunctionsHost {
         resolve();
       });
     });
-    return host;
+    // Listeners start once the port is ours, so that a port in use leaves nothing running behind.
+    const eventHubs = startEventHubTriggers({
+      functions: enabled,
+      settings: values,
+      hostConfig,
+      projectDir: options.projectDir,
+      log,
+    });
+    return new FunctionsHost(
+      server,
+      sockets,
+      registered,
+      enabled,
+      routePrefix,
+      eventHubs.listeners,
+      eventHubs.summaries,
+      eventHubs.checkpointDir,
+    );
   }
 
   get port(): number {
@@ -96,7 +137,7 @@ export class FunctionsHost {
 
   /** HTTP-triggered functions with their URL templates, for the banner. */
   httpRoutes(): { name: string; methods: string; url: string }[] {
-    return this.functions.flatMap((fn) => {
+    return this.enabled.flatMap((fn) => {
       const trigger = Object.values(fn.bindings).find((b) => b.type === 'httpTrigger');
       if (!trigger) return [];
       const methods = Array.isArray(trigger.methods) ? (trigger.methods as string[]).join(',') : 'ANY';
@@ -111,7 +152,14 @@ export class FunctionsHost {
     });
   }
 
-  async stop(): Promise<void> {
+  /** Stops the Event Hub listeners (letting running invocations finish) and the HTTP server. */
+  stop(): Promise<void> {
+    this.stopping ??= this.close();
+    return this.stopping;
+  }
+
+  private async close(): Promise<void> {
+    await Promise.all(this.listeners.map((listener) => listener.stop()));
     const closed = new Promise<void>((resolve) =>
       this.server.close(() => {
         resolve();
@@ -120,16 +168,6 @@ export class FunctionsHost {
     for (const socket of this.sockets) socket.destroy();
     await closed;
   }
-}
-
-function readRoutePrefix(projectDir: string): string {
-  const path = join(projectDir, 'host.json');
-  if (!existsSync(path)) return 'api';
-  const hostJson = JSON.parse(readFileSync(path, 'utf8')) as {
-    extensions?: { http?: { routePrefix?: unknown } };
-  };
-  const prefix = hostJson.extensions?.http?.routePrefix;
-  return typeof prefix === 'string' ? prefix.replace(/^\/+|\/+$/g, '') : 'api';
 }
 
 function toHttpFunction(fn: RegisteredFunction, settings: Readonly<Record<string, string>>): HttpFunction[] {
@@ -201,16 +239,7 @@ async function handleRequest(
   });
   const invocationId = randomUUID();
   const name = target.fn.name;
-  const context = new functionsModule.InvocationContext({
-    invocationId,
-    functionName: name,
-    logHandler: (level, ...args) => {
-      const text = args
-        .map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a)))
-        .join(' ');
-      log(`[${name}]${level === 'information' ? '' : ` ${level}:`} ${text}`);
-    },
-  });
+  const context = createInvocationContext({ functionName: name, invocationId, log });
 
   let result: unknown;
   try {

@@ -54,3 +54,19 @@ export function resolveSettingReferences(
     return resolved;
   });
 }
+
+/**
+ * Whether the app setting `AzureWebJobs.<name>.Disabled` (also written with `__` or `:` for `.`) disables the
+ * function, as in Azure: `true` or `1`.
+ */
+export function isFunctionDisabled(
+  functionName: string,
+  settings: Readonly<Record<string, string>>,
+): boolean {
+  const names = ['.', '__', ':'].map((sep) =>
+    `azurewebjobs${sep}${functionName}${sep}disabled`.toLowerCase(),
+  );
+  return Object.entries(settings).some(
+    ([key, value]) => names.includes(key.toLowerCase()) && /^\s*(true|1)\s*$/i.test(value),
+  );
+}

@@ -6,6 +6,7 @@ import { startEmulator, type RunningEmulator } from '../emulator/api';
 import { readPort, UsageError } from '../emulator/config';
 import { simulatedDeviceIds } from '../device-sim/fleet';
 import { SimulatedDevice } from '../device-sim/simulated-device';
+import { CHECKPOINT_DIR_SETTING } from './eventhub-triggers';
 import { FunctionsHost } from './functions-host';
 
 const PROJECT_DIR = join(__dirname, '..', '..');
@@ -19,6 +20,7 @@ Options:
   --port <port>        functions host port (default 7071)
   --mqtt-port <port>   emulator MQTT/TLS port (default 8883)
   --https-port <port>  emulator HTTPS port (default 8443)
+  --amqp-port <port>   emulator Event Hub-compatible endpoint, AMQP (default 5672)
   --interval <s>       initial telemetry interval in seconds (default 1)
   --reset              wipe the emulator's data directory first
   --help               show this help`;
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       'mqtt-port': { type: 'string' },
       'https-port': { type: 'string' },
+      'amqp-port': { type: 'string' },
       interval: { type: 'string' },
       reset: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
     devices: deviceIds,
     mqttPort: readPort('--mqtt-port', values['mqtt-port'], 8883),
     httpsPort: readPort('--https-port', values['https-port'], 8443),
+    amqpPort: readPort('--amqp-port', values['amqp-port'], 5672),
     reset: values.reset ?? false,
   });
   const stopEmulator = () => emulator.stop();
@@ -63,12 +67,19 @@ async function main(): Promise<void> {
     const settings = {
       IOTHUB_SERVICE_CONNECTION_STRING: emulator.info.serviceConnectionString,
       IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
+      IOTHUB_EVENTS_CONNECTION: emulator.info.eventHubConnectionString,
+      IOTHUB_EVENTS_HUB_NAME: emulator.info.eventHubName,
+      IOTHUB_EVENTS_CONSUMER_GROUP: '$Default',
     };
-    writeLocalSettingsIfMissing(settings);
+    writeLocalSettings(settings);
     host = await FunctionsHost.start({
       projectDir: PROJECT_DIR,
       port: readPort('--port', values.port, 7071),
-      settingsOverrides: settings,
+      // Checkpoints live with the emulator's events, so that --reset wipes both together.
+      settingsOverrides: {
+        ...settings,
+        [CHECKPOINT_DIR_SETTING]: join(emulator.info.dataDir, 'checkpoints'),
+      },
     });
     const ca = readFileSync(emulator.info.caPath, 'utf8');
     for (const deviceId of deviceIds) {
@@ -107,15 +118,33 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-/** `func start` reads local.settings.json; give it the emulator's settings the first time. */
-function writeLocalSettingsIfMissing(settings: Record<string, string>): void {
+/**
+ * `func start` reads local.settings.json: write it with the emulator's settings the first time; later, only add
+ * the settings it lacks (written by an older version), never changing a value the user may have edited.
+ */
+function writeLocalSettings(settings: Record<string, string>): void {
   const path = join(PROJECT_DIR, 'local.settings.json');
   const example = join(PROJECT_DIR, 'local.settings.json.example');
-  if (existsSync(path) || !existsSync(example)) return;
-  const content = JSON.parse(readFileSync(example, 'utf8')) as { Values: Record<string, string> };
-  Object.assign(content.Values, settings);
+  if (!existsSync(path)) {
+    if (!existsSync(example)) return;
+    const content = JSON.parse(readFileSync(example, 'utf8')) as { Values: Record<string, string> };
+    Object.assign(content.Values, settings);
+    writeFileSync(path, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+    console.log('Wrote local.settings.json with the emulator settings (git-ignored), for func start.');
+    return;
+  }
+  let content: { Values?: Record<string, string> };
+  try {
+    content = JSON.parse(readFileSync(path, 'utf8')) as { Values?: Record<string, string> };
+  } catch {
+    return; // the local host reports a malformed file itself
+  }
+  const values = (content.Values ??= {});
+  const missing = Object.keys(settings).filter((key) => !(key in values));
+  if (missing.length === 0) return;
+  for (const key of missing) values[key] = settings[key] ?? '';
   writeFileSync(path, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
-  console.log('Wrote local.settings.json with the emulator settings (git-ignored), for func start.');
+  console.log(`Added ${missing.join(', ')} to local.settings.json, for func start.`);
 }
 
 function printBanner(emulator: RunningEmulator, host: FunctionsHost, deviceIds: readonly string[]): void {
@@ -133,10 +162,14 @@ function printBanner(emulator: RunningEmulator, host: FunctionsHost, deviceIds: 
     `        -H 'content-type: application/json' -d '{"payload": 5}'`,
     '',
     ` IoT Hub emulator "${info.hubName}": devices on mqtts://localhost:${info.mqttPort}, service API on https://localhost:${info.httpsPort}`,
+    ` Event Hub-compatible endpoint: sb://localhost:${info.amqpPort} (AMQP), Event Hub "${info.eventHubName}", ${info.partitionCount} partitions`,
     ` CA certificate: ${info.caPath}`,
+    ...eventHubLines(host),
     '',
     ' IOTHUB_SERVICE_CONNECTION_STRING:',
     `   ${info.serviceConnectionString}`,
+    ' IOTHUB_EVENTS_CONNECTION (Event Hub-compatible endpoint, for Event Hubs clients):',
+    `   ${info.eventHubConnectionString}`,
     ` IOTHUB_DEVICE_CONNECTION_STRING (${first}):`,
     `   ${emulator.deviceConnectionString(first)}`,
     ...(deviceIds.length > 1
@@ -148,10 +181,21 @@ function printBanner(emulator: RunningEmulator, host: FunctionsHost, deviceIds: 
   console.log(lines.join('\n'));
 }
 
+/** What each Event Hub-triggered function reads, or why it does not run. */
+function eventHubLines(host: FunctionsHost): string[] {
+  const lines = host.eventHubFunctions.map((fn) =>
+    fn.target
+      ? ` Function ${fn.name}: telemetry from Event Hub ${fn.target.eventHubName}, consumer group ${fn.target.consumerGroup}`
+      : ` Function ${fn.name}: NOT RUNNING (${fn.problem ?? 'see above'})`,
+  );
+  if (host.checkpointDir && lines.length > 0) lines.push(` Event Hub checkpoints: ${host.checkpointDir}`);
+  return lines;
+}
+
 main().catch((error: unknown) => {
   const message = (error as Error).message;
   console.error(error instanceof UsageError ? message : `npm start failed: ${message}`);
   if (/EADDRINUSE/.test(message))
-    console.error('A port is in use: pick others with --port, --mqtt-port or --https-port.');
+    console.error('A port is in use: pick others with --port, --mqtt-port, --https-port or --amqp-port.');
   process.exit(error instanceof UsageError ? 2 : 1);
 });
