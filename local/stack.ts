@@ -119,8 +119,8 @@ async function main(): Promise<void> {
 }
 
 /**
- * `func start` reads local.settings.json: write it with the emulator's settings the first time; later, only add
- * the settings it lacks (written by an older version), never changing a value the user may have edited.
+ * `func start` reads local.settings.json: write it with the emulator's settings the first time; later, add the
+ * settings it lacks and refresh the emulator's connection strings, never changing any other value.
  */
 function writeLocalSettings(settings: Record<string, string>): void {
   const path = join(PROJECT_DIR, 'local.settings.json');
@@ -141,10 +141,20 @@ function writeLocalSettings(settings: Record<string, string>): void {
   }
   const values = (content.Values ??= {});
   const missing = Object.keys(settings).filter((key) => !(key in values));
-  if (missing.length === 0) return;
-  for (const key of missing) values[key] = settings[key] ?? '';
+  // Keys change when the emulator starts over (--reset): connection strings that point at the emulator follow
+  // them; any other value (a real hub's, say) is the user's and stays.
+  const stale = Object.keys(settings).filter(
+    (key) =>
+      key in values &&
+      values[key] !== settings[key] &&
+      (values[key] ?? '').includes('UseDevelopmentEmulator=true'),
+  );
+  if (missing.length === 0 && stale.length === 0) return;
+  for (const key of [...missing, ...stale]) values[key] = settings[key] ?? '';
   writeFileSync(path, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
-  console.log(`Added ${missing.join(', ')} to local.settings.json, for func start.`);
+  if (missing.length > 0) console.log(`Added ${missing.join(', ')} to local.settings.json, for func start.`);
+  if (stale.length > 0)
+    console.log(`Updated ${stale.join(', ')} in local.settings.json (the emulator's keys changed).`);
 }
 
 function printBanner(emulator: RunningEmulator, host: FunctionsHost, deviceIds: readonly string[]): void {
