@@ -59,6 +59,10 @@ export class AmqpFront {
   private readonly registry = new ConsumerRegistry();
   private readonly sockets = new Set<Socket>();
   private readonly consumerGroups: ReadonlySet<string>;
+  /** Links whose claim expires without renewal are closed, as Event Hubs does, idle or not. */
+  private readonly claimCheck = setInterval(() => {
+    for (const { consumer } of this.consumers.values()) consumer.recheckAccess();
+  }, 1000).unref();
 
   private constructor(
     private readonly options: AmqpFrontOptions,
@@ -367,6 +371,7 @@ export class AmqpFront {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.claimCheck);
     this.options.store.off('appended', this.onAppended);
     for (const { consumer } of this.consumers.values()) consumer.stop();
     this.consumers.clear();

@@ -61,6 +61,13 @@ export class PartitionConsumer implements ConsumerLink {
     if (this.sender.sendable()) this.wake();
   }
 
+  /** Closes the link if its claim no longer holds (expired, not renewed), even when it is idle. */
+  recheckAccess(): void {
+    if (this.closed) return;
+    const refusal = this.checkAccess();
+    if (refusal) this.disconnect(refusal);
+  }
+
   disconnect(refusal: LinkRefusal): void {
     if (this.closed) return;
     this.closed = true;

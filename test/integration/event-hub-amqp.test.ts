@@ -187,6 +187,18 @@ describe('the Event Hub-compatible endpoint on the wire (bare AMQP client)', () 
     ).rejects.toThrow(/^com.microsoft:argument-out-of-range: .*use 0 to 3/);
   });
 
+  it('closes a receiver when its claim expires without renewal', async () => {
+    const client = await plain();
+    const expiry = Math.floor(Date.now() / 1000) + 2;
+    expect(statusOf(await putToken(client, token('service', audience, expiry)))).toBe(202);
+    const started = Date.now();
+    await expect(
+      client.receive(`${emulator.info.eventHubName}/ConsumerGroups/$Default/Partitions/0`),
+    ).rejects.toThrow(/^amqp:unauthorized-access: .*expired/);
+    expect(Date.now()).toBeGreaterThanOrEqual(expiry * 1000);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it('is read-only: a sender link to the hub is refused', async () => {
     const client = await plain();
     await putToken(client, token('service'));
