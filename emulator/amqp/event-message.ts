@@ -36,7 +36,8 @@ export function toAmqpMessage(event: TelemetryEvent): Message {
   if (system.correlationId !== undefined) message.correlation_id = system.correlationId;
   if (system.contentType !== undefined) message.content_type = system.contentType;
   if (system.contentEncoding !== undefined) message.content_encoding = system.contentEncoding;
-  if (system.userId !== undefined) message.user_id = system.userId;
+  // Binary on the wire: rhea sizes a string by its characters, not its UTF-8 bytes, so give it the bytes.
+  if (system.userId !== undefined) message.user_id = Buffer.from(system.userId, 'utf8') as unknown as string;
   if (system.to !== undefined) message.to = system.to;
   return message;
 }

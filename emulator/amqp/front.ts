@@ -146,11 +146,22 @@ export class AmqpFront {
     };
     container.on('sender_close', forget);
     container.on('sender_error', forget);
-    container.on('disconnected', (context: EventContext) => {
-      for (const sender of [...this.consumers.keys()]) {
-        if (sender.connection === context.connection) this.forgetConsumer(sender);
-      }
-    });
+    // A client may end its session or connection without detaching its links first: rhea then raises no
+    // per-link event, so consumers are forgotten by session and connection as well.
+    const forgetWhere = (belongs: (sender: Sender) => boolean) => {
+      for (const sender of [...this.consumers.keys()]) if (belongs(sender)) this.forgetConsumer(sender);
+    };
+    const forgetConnection = (context: EventContext) => {
+      forgetWhere((sender) => sender.connection === context.connection);
+    };
+    const forgetSession = (context: EventContext) => {
+      forgetWhere((sender) => sender.session === context.session);
+    };
+    container.on('disconnected', forgetConnection);
+    container.on('connection_close', forgetConnection);
+    container.on('connection_error', forgetConnection);
+    container.on('session_close', forgetSession);
+    container.on('session_error', forgetSession);
     container.on('error', (error: Error) => {
       options.log.warn(`AMQP: ${error.message}`);
     });
@@ -228,6 +239,13 @@ export class AmqpFront {
       return;
     }
     const epoch = readEpoch(sender.properties as Record<string, unknown> | undefined);
+    if (epoch !== undefined && !Number.isSafeInteger(epoch)) {
+      this.refuse(sender, {
+        condition: 'amqp:invalid-field',
+        description: `The epoch (owner level) must be a whole number; got ${String(epoch)}.`,
+      });
+      return;
+    }
     const wantsMetrics = capabilities(sender.desired_capabilities).includes(RUNTIME_METRIC_CAPABILITY);
     const consumer = new PartitionConsumer(sender, partition, start, epoch, wantsMetrics, () =>
       this.checkClaim(connection, path),

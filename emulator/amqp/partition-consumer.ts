@@ -40,7 +40,19 @@ export class PartitionConsumer implements ConsumerLink {
   }
 
   private pump(): void {
-    if (this.closed || !this.sender.sendable()) return;
+    if (this.closed || !this.sender.is_open() || !this.sender.sendable()) return;
+    try {
+      this.sendAvailable();
+    } catch (error) {
+      // Outside rhea's own input handling: an exception here would end the emulator. Close this link instead.
+      this.disconnect({
+        condition: 'amqp:internal-error',
+        description: `The emulator could not send events of this partition: ${(error as Error).message}`,
+      });
+    }
+  }
+
+  private sendAvailable(): void {
     const refusal = this.checkAccess();
     if (refusal) {
       this.disconnect(refusal);

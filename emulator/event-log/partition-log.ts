@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeRecord, encodeRecord, type NewTelemetry, type TelemetryEvent } from './record';
@@ -413,6 +413,13 @@ function createSegment(dir: string, baseOffset: number, firstSequence: number): 
     Date.now(),
   );
   writeFileSync(segment.path, '', { flag: 'a' });
+  // The new file's name must survive a power loss too: it is where the events acknowledged next will be.
+  const directory = openSync(dir, 'r');
+  try {
+    fsyncSync(directory);
+  } finally {
+    closeSync(directory);
+  }
   return segment;
 }
 

@@ -72,8 +72,11 @@ class RawAmqpClient {
   }
 
   /** Opens a receiver on `address`; resolves with the source the server attached with (none = refused). */
-  attach(address: string): Promise<{ address?: string } | undefined> {
-    const receiver = this.connection.open_receiver({ source: { address } });
+  attach(address: string, epoch?: number): Promise<{ address?: string } | undefined> {
+    const receiver = this.connection.open_receiver({
+      source: { address },
+      ...(epoch === undefined ? {} : { properties: { 'com.microsoft:epoch': types.wrap_long(epoch) } }),
+    });
     return new Promise((resolve) => {
       receiver.once('receiver_open', (context: EventContext) => {
         resolve(context.receiver?.source);
@@ -197,6 +200,18 @@ describe('the Event Hub-compatible endpoint on the wire (bare AMQP client)', () 
     ).rejects.toThrow(/^amqp:unauthorized-access: .*expired/);
     expect(Date.now()).toBeGreaterThanOrEqual(expiry * 1000);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('forgets a receiver whose client closes the connection without detaching it', async () => {
+    const address = `${emulator.info.eventHubName}/ConsumerGroups/$Default/Partitions/3`;
+    const owner = await RawAmqpClient.open({ host: '127.0.0.1', port: emulator.info.amqpPort });
+    await putToken(owner, token('service'));
+    expect(await owner.attach(address, 7)).toMatchObject({ address });
+    await owner.close(); // a close frame, no detach: the epoch receiver must not hold the partition any more
+    const next = await plain();
+    await putToken(next, token('service'));
+    // Refused (no source in the attach) if the closed connection's epoch receiver were still registered.
+    expect(await next.attach(address)).toMatchObject({ address });
   });
 
   it('is read-only: a sender link to the hub is refused', async () => {
