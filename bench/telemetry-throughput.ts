@@ -7,6 +7,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startEmulator, type RunningEmulator } from '../emulator/api';
 import { loadOrCreateTlsMaterial } from '../emulator/certificates';
 import { parseEventHubsOptions } from '../local/eventhub-options';
+import { emulatorHostSettings } from '../local/emulator-settings';
 import { FunctionsHost } from '../local/functions-host';
 import { readHostConfig } from '../local/host-config';
 import { createSasToken } from '../emulator/sas';
@@ -127,15 +128,8 @@ async function throughFunction(
     const host = await FunctionsHost.start({
       projectDir: join(__dirname, '..', '..'),
       port: 0,
-      settingsOverrides: {
-        IOTHUB_SERVICE_CONNECTION_STRING: emulator.info.serviceConnectionString,
-        IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
-        IOTHUB_EVENTS_CONNECTION: emulator.info.eventHubConnectionString,
-        IOTHUB_EVENTS_HUB_NAME: emulator.info.eventHubName,
-        IOTHUB_EVENTS_CONSUMER_GROUP: '$Default',
-        // Inside the emulator's (reset) data directory: checkpoints of an earlier run would skip these events.
-        LOCAL_HOST_CHECKPOINT_DIR: join(emulator.info.dataDir, 'checkpoints'),
-      },
+      // Checkpoints inside the emulator's (reset) data directory: those of an earlier run would skip these events.
+      settingsOverrides: emulatorHostSettings(emulator.info),
       log: (line) => {
         if (line.includes('Telemetry device=tp-')) {
           firstLoggedAt ??= performance.now();

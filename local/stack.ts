@@ -6,7 +6,7 @@ import { startEmulator, type RunningEmulator } from '../emulator/api';
 import { readPort, UsageError } from '../emulator/config';
 import { simulatedDeviceIds } from '../device-sim/fleet';
 import { SimulatedDevice } from '../device-sim/simulated-device';
-import { CHECKPOINT_DIR_SETTING } from './eventhub-triggers';
+import { emulatorAppSettings, emulatorHostSettings } from './emulator-settings';
 import { FunctionsHost } from './functions-host';
 
 const PROJECT_DIR = join(__dirname, '..', '..');
@@ -64,22 +64,12 @@ async function main(): Promise<void> {
   let host: FunctionsHost | undefined;
   const devices: SimulatedDevice[] = [];
   try {
-    const settings = {
-      IOTHUB_SERVICE_CONNECTION_STRING: emulator.info.serviceConnectionString,
-      IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
-      IOTHUB_EVENTS_CONNECTION: emulator.info.eventHubConnectionString,
-      IOTHUB_EVENTS_HUB_NAME: emulator.info.eventHubName,
-      IOTHUB_EVENTS_CONSUMER_GROUP: '$Default',
-    };
-    writeLocalSettings(settings);
+    writeLocalSettings(emulatorAppSettings(emulator.info));
     host = await FunctionsHost.start({
       projectDir: PROJECT_DIR,
       port: readPort('--port', values.port, 7071),
       // Checkpoints live with the emulator's events, so that --reset wipes both together.
-      settingsOverrides: {
-        ...settings,
-        [CHECKPOINT_DIR_SETTING]: join(emulator.info.dataDir, 'checkpoints'),
-      },
+      settingsOverrides: emulatorHostSettings(emulator.info),
     });
     const ca = readFileSync(emulator.info.caPath, 'utf8');
     for (const deviceId of deviceIds) {

@@ -358,10 +358,9 @@ export class PartitionLog {
     const events: TelemetryEvent[] = [];
     for (const segment of this.segments) {
       if (segment.count === 0 || segment.firstSequence + segment.count <= sequenceNumber) continue;
-      const from = [...segment.index].reverse().find((entry) => entry.sequenceNumber <= sequenceNumber);
       scanSegment(
         segment,
-        from?.position ?? 0,
+        lastIndexEntryAtOrBefore(segment.index, sequenceNumber)?.position ?? 0,
         (entry, decode) => {
           if (entry.sequenceNumber < sequenceNumber) return true;
           events.push({
@@ -403,6 +402,21 @@ export class PartitionLog {
       this.cache.splice(0, keepFrom === -1 ? this.cache.length : keepFrom);
     }
   }
+}
+
+/** The last index entry with a sequence number at or before `sequenceNumber` (the index is in order). */
+function lastIndexEntryAtOrBefore(
+  index: readonly IndexEntry[],
+  sequenceNumber: number,
+): IndexEntry | undefined {
+  let low = 0;
+  let high = index.length; // entries before `low` qualify; entries from `high` on do not
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if ((index[mid]?.sequenceNumber ?? Infinity) <= sequenceNumber) low = mid + 1;
+    else high = mid;
+  }
+  return index[low - 1];
 }
 
 function createSegment(dir: string, baseOffset: number, firstSequence: number): Segment {

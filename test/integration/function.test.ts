@@ -1,9 +1,9 @@
-import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { Client as DeviceClient } from 'azure-iot-device';
 import { SimulatedDevice } from '../../device-sim/simulated-device';
 import type { RunningEmulator } from '../../emulator/api';
+import { emulatorHostSettings } from '../../local/emulator-settings';
 import { startLocalHost, type LocalHostProcess } from '../../local/host-process';
 import { createInvokeDeviceMethodHandler } from '../../src/functions/invokeDeviceMethod';
 import { createIotHubClient } from '../../src/lib/iothub-client';
@@ -23,15 +23,9 @@ describe('invokeDeviceMethod over HTTP through the local Functions host', () => 
 
   beforeAll(async () => {
     emulator = await startTestEmulator({ devices: ['sim-device-01', 'echo-01', 'silent-01', 'offline-01'] });
-    host = await startLocalHost({
-      IOTHUB_SERVICE_CONNECTION_STRING: emulator.info.serviceConnectionString,
-      IOTHUB_EMULATOR_CA_CERT: emulator.info.caPath,
-      // The app's telemetry function reads this test's emulator, never one a developer may have running.
-      IOTHUB_EVENTS_CONNECTION: emulator.info.eventHubConnectionString,
-      IOTHUB_EVENTS_HUB_NAME: emulator.info.eventHubName,
-      IOTHUB_EVENTS_CONSUMER_GROUP: '$Default',
-      LOCAL_HOST_CHECKPOINT_DIR: join(emulator.info.dataDir, 'checkpoints'),
-    });
+    // All settings point at this test's emulator: the app's telemetry function never reads one a developer may
+    // have running.
+    host = await startLocalHost(emulatorHostSettings(emulator.info));
     simulator = new SimulatedDevice({
       connectionString: emulator.deviceConnectionString('sim-device-01'),
       ca: readFileSync(emulator.info.caPath, 'utf8'),
