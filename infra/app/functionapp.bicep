@@ -1,5 +1,9 @@
 // Flex Consumption (FC1) plan and the function app, running as a user-assigned identity.
 // Every connection is identity-based: no key or connection string with a key reaches the app settings.
+// Flex Consumption replaces many site settings with functionAppConfig and rejects or ignores others (FTPS,
+// FUNCTIONS_WORKER_RUNTIME, WEBSITE_RUN_FROM_PACKAGE, ...): none of them is set here. See "Flex Consumption plan
+// deprecations" in https://learn.microsoft.com/azure/azure-functions/functions-app-settings and the FTPS row of
+// https://learn.microsoft.com/azure/azure-functions/functions-deployment-technologies (not supported on Flex).
 @description('Name of the function app.')
 param name string
 
@@ -15,10 +19,10 @@ param tags object = {}
 @description('azd service name in azure.yaml; azd finds the app by this tag.')
 param serviceName string
 
-@description('Node.js version.')
+@description('Node.js version: 22 (GA, the Flex default) or 24 (preview on Functions). Node 20 reached end of life on 2026-04-30.')
 @allowed([
-  '20'
   '22'
+  '24'
 ])
 param nodeVersion string = '22'
 
@@ -62,6 +66,9 @@ param eventHubName string
 @description('Consumer group the function reads with.')
 param eventHubConsumerGroup string
 
+@description('Subnet (delegated to Microsoft.App/environments) the app sends its outbound traffic through; empty for none.')
+param virtualNetworkSubnetId string = ''
+
 resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' existing = {
   name: storageAccountName
 }
@@ -100,10 +107,10 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
     httpsOnly: true
     clientCertEnabled: false
     publicNetworkAccess: 'Enabled'
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {
@@ -149,14 +156,7 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
     }
   }
 
-  // FTP and basic-auth publishing off: azd deploys with an Entra token.
-  resource ftp 'basicPublishingCredentialsPolicies' = {
-    name: 'ftp'
-    properties: {
-      allow: false
-    }
-  }
-
+  // Basic-auth publishing off: azd deploys with an Entra token. (No 'ftp' policy: Flex has no FTP(S) deployment.)
   resource scm 'basicPublishingCredentialsPolicies' = {
     name: 'scm'
     properties: {

@@ -1,5 +1,11 @@
-// IoT hub with an identity-based route to an Event Hubs hub (read keylessly by the function) and a
-// route to the built-in endpoint (so existing tools still see telemetry).
+// IoT hub with a route to the built-in endpoint (existing tools keep seeing telemetry) and, once its identity can
+// send there, an identity-based route to an Event Hubs hub that the function reads keylessly.
+//
+// main.bicep deploys this module twice: first without the Event Hubs route (unless an earlier deployment of the
+// environment already added it), then with it. IoT Hub validates an identity-based endpoint when it is added, and
+// the docs ask to "wait a few minutes for the role assignment to propagate" before adding it
+// (https://learn.microsoft.com/azure/iot-hub/iot-hub-managed-identity). The hub's creation, between the role
+// assignment and the second step, is that wait.
 @description('Name of the IoT hub.')
 param name string
 
@@ -26,8 +32,14 @@ param capacity int = 1
 @description('Enable hub-level shared access policies (iothubowner, service, ...). Device SAS stays enabled either way.')
 param localAuthEnabled bool = false
 
+@description('Set minTlsVersion 1.2. It is read-only once the hub exists and only offered in some regions: https://learn.microsoft.com/azure/iot-hub/iot-hub-tls-support')
+param enforceTls12 bool
+
 @description('Resource id of the user-assigned identity the hub uses to send to Event Hubs.')
 param identityId string
+
+@description('Add the identity-based route to Event Hubs. False on the first step of a first deployment (see the header).')
+param routeToEventHubs bool
 
 @description('Fully qualified Event Hubs namespace, e.g. evhns-x.servicebus.windows.net.')
 param eventHubsFullyQualifiedNamespace string
@@ -40,6 +52,38 @@ param consumerGroupName string = 'functions'
 
 var customEndpointName = 'telemetry-eventhub'
 var builtInEndpointName = 'events'
+
+var eventHubsEndpoint = {
+  name: customEndpointName
+  authenticationType: 'identityBased'
+  identity: {
+    userAssignedIdentity: identityId
+  }
+  endpointUri: 'sb://${eventHubsFullyQualifiedNamespace}'
+  entityPath: eventHubName
+  subscriptionId: subscription().subscriptionId
+  resourceGroup: resourceGroup().name
+}
+
+var eventHubsRoute = {
+  name: 'telemetry-to-eventhub'
+  source: 'DeviceMessages'
+  condition: 'true'
+  endpointNames: [
+    customEndpointName
+  ]
+  isEnabled: true
+}
+
+var builtInRoute = {
+  name: 'telemetry-to-builtin'
+  source: 'DeviceMessages'
+  condition: 'true'
+  endpointNames: [
+    builtInEndpointName
+  ]
+  isEnabled: true
+}
 
 resource iotHub 'Microsoft.Devices/IotHubs@2023-06-30' = {
   name: name
@@ -56,7 +100,9 @@ resource iotHub 'Microsoft.Devices/IotHubs@2023-06-30' = {
     }
   }
   properties: {
-    minTlsVersion: '1.2'
+    // Outside the documented regions the property is left unset (null): the hub then negotiates TLS 1.2 with
+    // current clients but does not refuse older ones (see docs/deploy.md).
+    minTlsVersion: enforceTls12 ? '1.2' : null
     disableLocalAuth: !localAuthEnabled
     disableDeviceSAS: false
     disableModuleSAS: false
@@ -70,40 +116,9 @@ resource iotHub 'Microsoft.Devices/IotHubs@2023-06-30' = {
     }
     routing: {
       endpoints: {
-        eventHubs: [
-          {
-            name: customEndpointName
-            authenticationType: 'identityBased'
-            identity: {
-              userAssignedIdentity: identityId
-            }
-            endpointUri: 'sb://${eventHubsFullyQualifiedNamespace}'
-            entityPath: eventHubName
-            subscriptionId: subscription().subscriptionId
-            resourceGroup: resourceGroup().name
-          }
-        ]
+        eventHubs: routeToEventHubs ? [eventHubsEndpoint] : []
       }
-      routes: [
-        {
-          name: 'telemetry-to-eventhub'
-          source: 'DeviceMessages'
-          condition: 'true'
-          endpointNames: [
-            customEndpointName
-          ]
-          isEnabled: true
-        }
-        {
-          name: 'telemetry-to-builtin'
-          source: 'DeviceMessages'
-          condition: 'true'
-          endpointNames: [
-            builtInEndpointName
-          ]
-          isEnabled: true
-        }
-      ]
+      routes: routeToEventHubs ? [eventHubsRoute, builtInRoute] : [builtInRoute]
       fallbackRoute: {
         name: '$fallback'
         source: 'DeviceMessages'

@@ -1,5 +1,7 @@
 // Data-plane role assignments of the function identity and of the deploying user, each at the
 // narrowest scope that works: the IoT hub, the event hub, the storage account, the App Insights component.
+// Role definition ids are the built-in ones listed in https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
+// (test/infra/builtin-roles.ts holds its own copy, written from that page, to check these).
 @description('Principal id of the function app identity.')
 param functionPrincipalId string
 
@@ -14,8 +16,8 @@ param deployerPrincipalId string = ''
 ])
 param deployerPrincipalType string = 'User'
 
-@description('Grant the function a custom role that can only invoke direct methods, instead of IoT Hub Data Contributor.')
-param directMethodsOnlyRole bool = false
+@description('Grant the function a custom role that can only invoke direct methods (default), instead of IoT Hub Data Contributor.')
+param directMethodsOnlyRole bool = true
 
 @description('Name of the IoT hub.')
 param iotHubName string
@@ -37,7 +39,7 @@ var roles = {
   iotHubDataContributor: '4fc6c259-987e-4a07-842e-c321cc9d413f'
   iotHubRegistryContributor: '4ea46cd5-c1b2-4a8e-910b-273211f9ce47'
   eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
-  storageBlobDataOwner: 'b7e6dc6d-7839-4dc5-ab27-b4acd8e8d9f1'
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
@@ -88,9 +90,15 @@ var functionIotHubRoleId = directMethodsOnlyRole
   ? directMethodsInvoker.id
   : subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.iotHubDataContributor)
 
+// The two possible assignments of the function on the hub have different names (an assignment's role cannot be
+// changed in place). ARM deploys incrementally and never deletes the one no longer chosen, so main.bicep outputs
+// its id and the postprovision hook deletes it: switching roles leaves exactly one assignment.
+var narrowAssignmentName = guid(iotHub.id, functionPrincipalId, 'direct-methods-invoker')
+var broadAssignmentName = guid(iotHub.id, functionPrincipalId, roles.iotHubDataContributor)
+
 // Function -> IoT hub: invoke direct methods.
 resource functionIotHub 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(iotHub.id, functionPrincipalId, directMethodsOnlyRole ? 'direct-methods-invoker' : roles.iotHubDataContributor)
+  name: directMethodsOnlyRole ? narrowAssignmentName : broadAssignmentName
   scope: iotHub
   properties: {
     description: 'Function app invokes direct methods'
@@ -147,3 +155,10 @@ resource deployerIotHubRegistry 'Microsoft.Authorization/roleAssignments@2022-04
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.iotHubRegistryContributor)
   }
 }
+
+@description('Id of the function\'s assignment on the hub for the role not chosen (may not exist); the postprovision hook deletes it.')
+output unusedFunctionIotHubRoleAssignmentId string = extensionResourceId(
+  iotHub.id,
+  'Microsoft.Authorization/roleAssignments',
+  directMethodsOnlyRole ? broadAssignmentName : narrowAssignmentName
+)

@@ -14,6 +14,9 @@ param tags object = {}
 @description('Blob container that holds the deployment package of the function app.')
 param deploymentContainerName string
 
+@description('Refuse all public network access; the function app then reaches the account through a private endpoint (network/storage-private-endpoint.bicep).')
+param privateNetworking bool = false
+
 resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' = {
   name: name
   location: location
@@ -30,12 +33,18 @@ resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' = {
     defaultToOAuthAuthentication: true
     dnsEndpointType: 'Standard'
     minimumTlsVersion: 'TLS1_2'
-    publicNetworkAccess: 'Enabled'
+    // Private mode follows the official Flex Consumption template (vnetEnabled), Azure-Samples/functions-quickstart-typescript-azd infra/main.bicep.
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     supportsHttpsTrafficOnly: true
-    networkAcls: {
-      bypass: 'AzureServices'
-      defaultAction: 'Allow'
-    }
+    networkAcls: privateNetworking
+      ? {
+          bypass: 'None'
+          defaultAction: 'Deny'
+        }
+      : {
+          bypass: 'AzureServices'
+          defaultAction: 'Allow'
+        }
   }
 }
 

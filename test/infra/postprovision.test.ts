@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { defined, repoRoot } from './arm';
 
 interface HookDeps {
-  getToken?: () => Promise<string> | string;
+  getToken?: (scope: string) => Promise<string> | string;
   fetch?: typeof fetch;
   attempts?: number;
   retryDelayMs?: number;
@@ -18,7 +18,8 @@ interface HookModule {
   DEFAULT_DEVICE_ID: string;
   DEFAULT_ENV_FILE: string;
   getTokenFromCli(env: NodeJS.ProcessEnv, run: (command: string, args: string[]) => string): string;
-  main(env: NodeJS.ProcessEnv, deps?: HookDeps): Promise<{ deviceId: string; file: string }>;
+  attemptsFor(env: NodeJS.ProcessEnv, retryDelayMs?: number): number;
+  main(env: NodeJS.ProcessEnv, deps?: HookDeps): Promise<{ deviceId: string; file: string; roles: string }>;
 }
 
 const hookPath = join(repoRoot, 'infra', 'hooks', 'postprovision.cjs');
@@ -87,7 +88,11 @@ describe('postprovision hook', () => {
       [404, { Message: 'DeviceNotFound' }],
       [200, sasDevice('sim-device-01', 'a2V5')],
     ]);
-    await expect(hook.main(env(), deps(reg.fetch))).resolves.toEqual({ deviceId: 'sim-device-01', file });
+    await expect(hook.main(env(), deps(reg.fetch))).resolves.toEqual({
+      deviceId: 'sim-device-01',
+      file,
+      roles: 'skipped',
+    });
 
     const url = `https://${HOST}/devices/sim-device-01?api-version=${hook.API_VERSION}`;
     expect(reg.calls.map((c) => [c.method, c.url, c.auth])).toEqual([
@@ -194,5 +199,101 @@ describe('postprovision hook', () => {
     });
     expect(res.status).toBe(1);
     expect(res.stderr).toMatch(/^postprovision: IOTHUB_HOST_NAME is not set/);
+  });
+  describe('role clean-up (IOTHUB_FUNCTION_UNUSED_ROLE_ASSIGNMENT_ID)', () => {
+    const ASSIGNMENT =
+      '/subscriptions/sub-1/resourceGroups/rg-x/providers/Microsoft.Devices/IotHubs/iot-x' +
+      '/providers/Microsoft.Authorization/roleAssignments/11111111-2222-3333-4444-555555555555';
+    const scoped = (f: typeof fetch): HookDeps => ({
+      ...deps(f),
+      getToken: (scope: string) =>
+        scope.startsWith('https://management.azure.com') ? 'arm-token' : 'iot-token',
+    });
+    const withAssignment = (): NodeJS.ProcessEnv => ({
+      ...env(),
+      IOTHUB_FUNCTION_UNUSED_ROLE_ASSIGNMENT_ID: ASSIGNMENT,
+    });
+
+    it('deletes the assignment of the role not chosen with an ARM token, then registers the device', async () => {
+      const reg = fakeRegistry([
+        [200, { id: ASSIGNMENT }],
+        [200, sasDevice('sim-device-01', 'a2V5')],
+      ]);
+      await expect(hook.main(withAssignment(), scoped(reg.fetch))).resolves.toMatchObject({
+        roles: 'deleted',
+      });
+      expect(reg.calls.map((c) => [c.method, c.url, c.auth])).toEqual([
+        ['DELETE', `https://management.azure.com${ASSIGNMENT}?api-version=2022-04-01`, 'Bearer arm-token'],
+        ['GET', `https://${HOST}/devices/sim-device-01?api-version=${hook.API_VERSION}`, 'Bearer iot-token'],
+      ]);
+    });
+
+    it('counts an assignment that never existed (204) as done', async () => {
+      const reg = fakeRegistry([
+        [204, undefined],
+        [200, sasDevice('sim-device-01', 'a2V5')],
+      ]);
+      await expect(hook.main(withAssignment(), scoped(reg.fetch))).resolves.toMatchObject({
+        roles: 'absent',
+      });
+    });
+
+    it('still registers the device when the clean-up fails, then reports the failure', async () => {
+      const reg = fakeRegistry([
+        [403, { error: { code: 'AuthorizationFailed' } }],
+        [200, sasDevice('sim-device-01', 'c3RpbGw=')],
+      ]);
+      await expect(hook.main(withAssignment(), scoped(reg.fetch))).rejects.toThrow(
+        /could not delete the unused role assignment .*\(403\).*azd hooks run postprovision/s,
+      );
+      expect(readFileSync(file, 'utf8')).toContain('SharedAccessKey=c3RpbGw=');
+    });
+
+    it('refuses a value that is not a role assignment id, without calling Azure for it', async () => {
+      const reg = fakeRegistry([[200, sasDevice('sim-device-01', 'a2V5')]]);
+      const run = hook.main(
+        { ...env(), IOTHUB_FUNCTION_UNUSED_ROLE_ASSIGNMENT_ID: '/subscriptions/x/../../elsewhere' },
+        scoped(reg.fetch),
+      );
+      await expect(run).rejects.toThrow(/not a role assignment id/);
+      expect(reg.calls.map((c) => c.method)).toEqual(['GET']);
+    });
+  });
+
+  describe('resuming (the hook runs with continueOnError: azd deploys the app anyway)', () => {
+    it('gives up after IOTHUB_ROLE_WAIT_SECONDS, says the app is deployed and how to resume', async () => {
+      const reg = fakeRegistry([[403, { Message: 'Forbidden' }]]);
+      const run = hook.main(
+        { ...env(), IOTHUB_ROLE_WAIT_SECONDS: '0' },
+        { ...deps(reg.fetch), attempts: undefined },
+      );
+      await expect(run).rejects.toThrow(/deployed regardless; resume with `azd hooks run postprovision`/);
+      await expect(run).rejects.toThrow(/IOTHUB_ROLE_WAIT_SECONDS=600/);
+      expect(reg.calls).toHaveLength(1);
+      expect(() => statSync(file)).toThrow(); // nothing half-written
+    });
+
+    it('a later run completes what an earlier run could not', async () => {
+      const first = fakeRegistry([[403, { Message: 'Forbidden' }]]);
+      await expect(hook.main(env(), { ...deps(first.fetch), attempts: 1 })).rejects.toThrow(/403/);
+      const second = fakeRegistry([
+        [404, { Message: 'DeviceNotFound' }],
+        [200, sasDevice('sim-device-01', 'cmVzdW1lZA==')],
+      ]);
+      await expect(hook.main(env(), deps(second.fetch))).resolves.toMatchObject({
+        deviceId: 'sim-device-01',
+      });
+      expect(second.calls.map((c) => c.method)).toEqual(['GET', 'PUT']);
+      expect(readFileSync(file, 'utf8')).toContain('SharedAccessKey=cmVzdW1lZA==');
+    });
+
+    it('retries at 15 s intervals for IOTHUB_ROLE_WAIT_SECONDS (180 by default)', () => {
+      expect(hook.attemptsFor({})).toBe(13);
+      expect(hook.attemptsFor({ IOTHUB_ROLE_WAIT_SECONDS: '600' })).toBe(41);
+      expect(hook.attemptsFor({ IOTHUB_ROLE_WAIT_SECONDS: '0' })).toBe(1);
+      expect(() => hook.attemptsFor({ IOTHUB_ROLE_WAIT_SECONDS: 'soon' })).toThrow(
+        /IOTHUB_ROLE_WAIT_SECONDS/,
+      );
+    });
   });
 });
