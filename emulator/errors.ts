@@ -17,7 +17,10 @@ export class HubError extends Error {
 }
 
 export const hubErrors = {
+  // Numeric codes as Microsoft.Azure.Devices lists them (IotHubServiceErrorCode).
+  invalidProtocolVersion: (message: string) => new HubError(400, 400001, 'InvalidProtocolVersion', message),
   argumentInvalid: (message: string) => new HubError(400, 400004, 'ArgumentInvalid', message),
+  formatError: (message: string) => new HubError(400, 400006, 'IotHubFormatError', message),
   unauthorized: (message: string) => new HubError(401, 401002, 'IotHubUnauthorizedAccess', message),
   forbidden: (message: string) => new HubError(403, 403001, 'IotHubUnauthorizedAccess', message),
   deviceNotFound: (deviceId: string) =>
@@ -40,8 +43,10 @@ export const hubErrors = {
       'DeviceAlreadyExists',
       `A device with ID ${JSON.stringify(deviceId)} is already registered.`,
     ),
-  preconditionFailed: (message: string) => new HubError(412, 412002, 'PreconditionFailed', message),
-  payloadTooLarge: (message: string) => new HubError(413, 413002, 'RequestEntityTooLarge', message),
+  preconditionFailed: (message: string) => new HubError(412, 412001, 'PreconditionFailed', message),
+  messageTooLarge: (message: string) => new HubError(413, 413001, 'MessageTooLarge', message),
+  /** A device's answer the hub cannot pass on (too large); azure-iothub maps 502 to BadDeviceResponseError. */
+  badDeviceResponse: (message: string) => new HubError(502, 502101, 'BadDeviceResponse', message),
   gatewayTimeout: () =>
     new HubError(504, 504101, 'GatewayTimeout', 'Timed out waiting for the response from device.'),
 };

@@ -1,3 +1,4 @@
+import { METHOD_PAYLOAD_MAX_BYTES } from '../src/lib/iothub-rules';
 import { hubErrors } from './errors';
 import type { MqttFront } from './mqtt/front';
 
@@ -111,6 +112,14 @@ export class MethodDispatcher {
     const call = this.pending.get(requestId);
     if (call?.deviceId !== deviceId) return; // unknown, late, or another device's $rid: ignore as IoT Hub does
     this.settle(requestId);
+    if (payload.length > METHOD_PAYLOAD_MAX_BYTES) {
+      call.reject(
+        hubErrors.badDeviceResponse(
+          `The device answered with ${payload.length} bytes; direct method responses are limited to ${METHOD_PAYLOAD_MAX_BYTES} bytes (128 KB).`,
+        ),
+      );
+      return;
+    }
     call.resolve({ status, payload: parseResponsePayload(payload) });
   }
 

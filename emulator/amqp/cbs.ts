@@ -1,5 +1,6 @@
 import { hasRight, type SharedAccessPolicy } from '../policies';
 import { parseSasToken, verifySasToken } from '../sas';
+import { scopeCovers } from '../auth/token-scope';
 
 /** Why a token was refused, with the status IoT Hub's Event Hub-compatible endpoint answers. */
 export class TokenRefusedError extends Error {
@@ -23,9 +24,13 @@ export function entityPath(audienceOrAddress: string): string {
   return path.replace(/^\/+|\/+$/g, '').toLowerCase();
 }
 
-/** Whether `granted` (a token's scope) covers `wanted`: the same path or a parent of it, segment-wise. */
+/**
+ * Whether `granted` (a token's scope, an entity path) covers `wanted`: the same path or a parent of it, segment by
+ * segment, by the rule every token check of the emulator uses (auth/token-scope.ts).
+ */
 export function covers(granted: string, wanted: string): boolean {
-  return granted === '' || wanted === granted || wanted.startsWith(`${granted}/`);
+  const segments = (path: string) => path.split('/').filter((segment) => segment !== '');
+  return scopeCovers(segments(granted), segments(wanted));
 }
 
 export interface VerifiedToken {

@@ -1,5 +1,5 @@
-import type { Server } from 'node:net';
-import type { Socket } from 'node:net';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import {
   create_container,
   types,
@@ -16,6 +16,9 @@ import type { TelemetryEvent } from '../event-log/record';
 import type { Logger } from '../log';
 import type { SharedAccessPolicy } from '../policies';
 import { covers, entityPath, TokenRefusedError, verifyEventHubToken } from './cbs';
+import { AmqpFrameGuard, MAX_FRAME_BYTES, type FrameViolation } from './frame-guard';
+import { InspectedStream, type PeerSocket } from '../net/inspected-stream';
+import { PendingConnections } from '../net/pending-connections';
 import { ConsumerRegistry, type LinkRefusal } from './consumer-registry';
 import { localAttach } from './link-internals';
 import { readManagementRequest, type RequestReply } from './management';
@@ -40,6 +43,9 @@ export interface AmqpFrontOptions {
 
 const RUNTIME_METRIC_CAPABILITY = 'com.microsoft:enable-receiver-runtime-metric';
 const EPOCH_PROPERTY = 'com.microsoft:epoch';
+/** Connections still opening (SASL and OPEN not done) at most, and how long each may take. */
+const MAX_PENDING_CONNECTIONS = 1000;
+const OPEN_TIMEOUT_MS = 10_000;
 const PARTITION_ADDRESS = /^\/?([^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/([^/]+)$/i;
 
 /** The connection's valid claims: token scope (a path) to expiry, from `$cbs` put-token. */
@@ -58,6 +64,9 @@ export class AmqpFront {
   >();
   private readonly registry = new ConsumerRegistry();
   private readonly sockets = new Set<Socket>();
+  private readonly pending: PendingConnections;
+  /** The stream under each rhea connection, to close it after a framing violation. */
+  private readonly streams = new WeakMap<Connection, InspectedStream>();
   private readonly consumerGroups: ReadonlySet<string>;
   /** Links whose claim expires without renewal are closed, as Event Hubs does, idle or not. */
   private readonly claimCheck = setInterval(() => {
@@ -69,6 +78,11 @@ export class AmqpFront {
     private readonly container: Container,
     private readonly servers: Server[],
   ) {
+    this.pending = new PendingConnections(
+      'AMQP',
+      { maxPending: MAX_PENDING_CONNECTIONS, timeoutMs: OPEN_TIMEOUT_MS },
+      options.log,
+    );
     this.consumerGroups = new Set([
       '$default',
       ...options.consumerGroups.map((group) => group.toLowerCase()),
@@ -92,18 +106,22 @@ export class AmqpFront {
     });
     const servers: Server[] = [];
     const front = new AmqpFront(options, container, servers);
+    const accept = (socket: PeerSocket) => {
+      front.accept(socket);
+    };
     try {
-      servers.push(await listen(container, { port: options.port, host: options.host }));
+      servers.push(await listen(createTcpServer(accept), options.port, options.host));
       if (options.tlsPort !== undefined) {
-        servers.push(
-          await listen(container, {
-            port: options.tlsPort,
-            host: options.host,
-            transport: 'tls',
+        const tlsServer = createTlsServer(
+          {
             key: options.tls.key,
             cert: options.tls.cert,
-          }),
+            minVersion: 'TLSv1.2',
+            handshakeTimeout: OPEN_TIMEOUT_MS,
+          },
+          accept,
         );
+        servers.push(await listen(tlsServer, options.tlsPort, options.host));
       }
     } catch (error) {
       await Promise.all(servers.map((server) => closeServer(server)));
@@ -111,6 +129,7 @@ export class AmqpFront {
     }
     for (const server of servers) {
       server.on('connection', (socket: Socket) => {
+        if (!front.pending.admit(socket)) return;
         front.sockets.add(socket);
         socket.once('close', () => front.sockets.delete(socket));
       });
@@ -127,8 +146,57 @@ export class AmqpFront {
     return this.servers[1] ? portOf(this.servers[1]) : undefined;
   }
 
+  /**
+   * Serves one client connection: its bytes pass a frame guard before rhea reads them, and rhea's OPEN advertises
+   * the frame size the guard enforces.
+   */
+  private accept(socket: PeerSocket): void {
+    const connection = this.container.create_connection({
+      // rhea types these options for dialling out; a server connection needs none of host, port or transport.
+      port: 0,
+      max_frame_size: MAX_FRAME_BYTES,
+    });
+    const guard = new AmqpFrameGuard((violation) => {
+      this.closeForViolation(connection, stream, violation);
+    });
+    const stream = new InspectedStream(socket, guard);
+    this.streams.set(connection, stream);
+    // `accept` is how rhea serves a socket it did not create (container.listen and websocket_accept use it); its
+    // typings leave it out.
+    (connection as unknown as { accept(socket: InspectedStream): void }).accept(stream);
+  }
+
+  /**
+   * Closes a connection whose client broke the framing rules: with a CLOSE frame carrying the error once the
+   * connection is open, else at once (before OPEN there is nothing to say it with).
+   */
+  private closeForViolation(
+    connection: Connection,
+    stream: InspectedStream,
+    violation: FrameViolation,
+  ): void {
+    this.options.log.warn(
+      `AMQP connection from ${stream.remoteAddress ?? '?'} closed: ${violation.condition}: ${violation.description}`,
+    );
+    if (connection.is_open()) {
+      connection.close({ condition: violation.condition, description: violation.description });
+      setTimeout(() => stream.destroy(), 1000).unref();
+    } else {
+      stream.destroy();
+    }
+  }
+
   private wire(): void {
     const { container, options } = this;
+    container.on('connection_open', (context: EventContext) => {
+      const stream = this.streams.get(context.connection);
+      if (stream) this.pending.authenticated(stream);
+    });
+    // rhea prints a read error with the whole buffer it could not parse (which may hold a token) unless someone
+    // listens: log what kind of error it was, never the bytes.
+    container.on('protocol_error', (error: Error) => {
+      options.log.warn(`AMQP connection closed on a protocol error: ${describeProtocolError(error)}`);
+    });
     container.on('receiver_open', (context: EventContext) => {
       if (context.receiver) this.onClientSender(context.receiver);
     });
@@ -390,6 +458,7 @@ export class AmqpFront {
 
   async close(): Promise<void> {
     clearInterval(this.claimCheck);
+    this.pending.clear();
     this.options.store.off('appended', this.onAppended);
     for (const { consumer } of this.consumers.values()) consumer.stop();
     this.consumers.clear();
@@ -420,15 +489,23 @@ function capabilities(value: unknown): string[] {
   return (Array.isArray(value) ? value : [value]).map(String);
 }
 
-function listen(container: Container, options: Parameters<Container['listen']>[0]): Promise<Server> {
+function listen(server: Server, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = container.listen(options);
     server.once('error', reject);
-    server.once('listening', () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve(server);
     });
   });
+}
+
+/**
+ * The kind of a rhea protocol error, without what follows the first colon: rhea's messages end with bytes of the
+ * client's input (in hex or as JSON), which must not reach a log.
+ */
+function describeProtocolError(error: Error): string {
+  const kind = error.message.split(':')[0]?.trim() ?? '';
+  return kind === '' ? 'unreadable input' : kind.slice(0, 80);
 }
 
 function portOf(server: Server | undefined): number {

@@ -17,6 +17,8 @@ export interface PartitionLogOptions {
   readonly fsync: boolean;
   /** Recent events kept decoded in memory, so that consumers at the head of the log never read the disk. */
   readonly cacheEvents: number;
+  /** And at most this many bytes of them (bodies plus an allowance per event): 10,000 events of 256 KB would be 2.5 GB. */
+  readonly cacheBytes?: number;
   readonly warn: (message: string) => void;
 }
 
@@ -44,6 +46,13 @@ interface IndexEntry {
 }
 
 const INDEX_INTERVAL = 64;
+const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
+/** What an event costs in memory besides its body: its object, dates, ids and properties, roughly. */
+const CACHED_EVENT_OVERHEAD_BYTES = 512;
+
+function cachedSize(event: TelemetryEvent): number {
+  return event.body.length + CACHED_EVENT_OVERHEAD_BYTES;
+}
 const READ_CHUNK_BYTES = 1024 * 1024;
 const SEGMENT_NAME = /^(\d{16})-(\d{16})\.log$/;
 
@@ -109,6 +118,7 @@ export class PartitionLog {
   private flushing: Promise<void> | undefined;
   private failure: Error | undefined;
   private cache: TelemetryEvent[] = [];
+  private cachedBytes = 0;
   private lastAssignedMs = 0;
   private nextSequence: number;
   /** Sequence number after the last event on disk. */
@@ -219,6 +229,7 @@ export class PartitionLog {
         );
         this.durableNextSequence = event.sequenceNumber + 1;
         this.cache.push(event);
+        this.cachedBytes += cachedSize(event);
         item.resolve(event);
         try {
           this.onAppended(event);
@@ -265,7 +276,23 @@ export class PartitionLog {
 
   private trimCache(): void {
     const limit = this.options.cacheEvents;
-    if (this.cache.length > limit * 1.5) this.cache.splice(0, this.cache.length - limit);
+    if (this.cache.length > limit * 1.5) this.dropCached(this.cache.length - limit);
+    const byteLimit = this.options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    if (this.cachedBytes > byteLimit) {
+      // Down to three quarters, so that trimming happens in steps, not on every append.
+      let excess = this.cachedBytes - byteLimit * 0.75;
+      let count = 0;
+      while (excess > 0 && count < this.cache.length) {
+        excess -= cachedSize(this.cache[count] as TelemetryEvent);
+        count++;
+      }
+      this.dropCached(count);
+    }
+  }
+
+  /** Removes the oldest `count` events from the tail cache. */
+  private dropCached(count: number): void {
+    for (const event of this.cache.splice(0, count)) this.cachedBytes -= cachedSize(event);
   }
 
   /** Waits for appends in flight. */
@@ -399,7 +426,7 @@ export class PartitionLog {
       await unlink(oldest.path);
       const begin = oldest.firstSequence + oldest.count;
       const keepFrom = this.cache.findIndex((event) => event.sequenceNumber >= begin);
-      this.cache.splice(0, keepFrom === -1 ? this.cache.length : keepFrom);
+      this.dropCached(keepFrom === -1 ? this.cache.length : keepFrom);
     }
   }
 }

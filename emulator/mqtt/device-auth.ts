@@ -2,6 +2,7 @@ import type { SharedAccessPolicy } from '../policies';
 import { hasRight } from '../policies';
 import type { DeviceRecord, DeviceRegistry } from '../registry';
 import { parseSasToken, verifySasToken } from '../sas';
+import { parseTokenScope, tokenGrants } from '../auth/token-scope';
 
 export type ConnectVerdict =
   { ok: true; device: DeviceRecord; expiry: number } | { ok: false; returnCode: 4 | 5; reason: string };
@@ -43,20 +44,23 @@ export function authenticateDevice(
   if (!device) return { ok: false, returnCode: 5, reason: 'device is not registered' };
   if (device.status !== 'enabled') return { ok: false, returnCode: 5, reason: 'device is disabled' };
 
-  const resource = token.resource.toLowerCase();
-  const deviceResource = `${host}/devices/${clientId.toLowerCase()}`;
+  const scope = parseTokenScope(token.resource);
+  const deviceResource = ['devices', clientId];
   let keys: string[];
   if (token.keyName !== undefined) {
     const policy = context.policy(token.keyName);
     if (!policy || !hasRight(policy, 'DeviceConnect')) {
       return { ok: false, returnCode: 5, reason: `policy "${token.keyName}" does not grant DeviceConnect` };
     }
-    if (resource !== host && resource !== deviceResource) {
-      return { ok: false, returnCode: 5, reason: 'token resource (sr) is not this hub or this device' };
+    // A policy token acts for every device its sr covers: the hub, all devices, or this one.
+    if (!tokenGrants(scope, context.hostName, deviceResource)) {
+      return { ok: false, returnCode: 5, reason: 'token resource (sr) does not cover this device' };
     }
     keys = [policy.primaryKey, policy.secondaryKey];
   } else {
-    if (resource !== deviceResource) {
+    // A device key signs for its own device only: sr must name exactly this hub and device.
+    const exact = scope.segments.length === 2 && tokenGrants(scope, context.hostName, deviceResource);
+    if (!exact) {
       return { ok: false, returnCode: 5, reason: 'token resource (sr) names another hub or device' };
     }
     keys = [device.primaryKey, device.secondaryKey];

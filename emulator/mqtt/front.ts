@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
-import { createServer, type Server } from 'node:tls';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { Aedes, Client, PublishPacket, Subscription } from 'aedes' with { 'resolution-mode': 'import' };
 import type { Logger } from '../log';
 import type { TlsMaterial } from '../certificates';
@@ -8,6 +8,9 @@ import type { DeviceRecord, DeviceRegistry } from '../registry';
 import type { EventStore } from '../event-log/event-store';
 import { authenticateDevice, type DeviceAuthContext } from './device-auth';
 import { DeviceTwins } from './twins';
+import { PacketSizeGuard } from './packet-size-guard';
+import { InspectedStream } from '../net/inspected-stream';
+import { PendingConnections } from '../net/pending-connections';
 import {
   isAllowedDeviceSubscription,
   METHODS_SUBSCRIPTION,
@@ -15,9 +18,19 @@ import {
   parseDevicePublishTopic,
 } from './topics';
 
-/** IoT Hub's limit for one device-to-cloud message. */
+/** IoT Hub's limit for one device-to-cloud message: body, system property values, user property names and values. */
 export const MAX_TELEMETRY_BYTES = 256 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * Largest packet before CONNECT is accepted: a client id, a user name and a SAS token take a few hundred bytes;
+ * nothing a device sends before it authenticated needs more.
+ */
+const MAX_PACKET_BEFORE_AUTHENTICATION = 16 * 1024;
+/** Largest packet after: a 256 KB message plus the longest topic MQTT can carry (its length is 2 bytes). */
+const MAX_PACKET_AFTER_AUTHENTICATION = MAX_TELEMETRY_BYTES + 2 + 65_535 + 2;
+/** Connections that have not authenticated yet, at most, and how long each may take (TLS, then CONNECT). */
+export const MAX_PENDING_CONNECTIONS = 1000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface MqttFrontOptions {
   readonly host: string;
@@ -42,10 +55,22 @@ interface ConnectedDevice {
   readonly expiryTimer: NodeJS.Timeout;
 }
 
+/** What the emulator reports about its MQTT front, for diagnostics and tests. */
+export interface MqttFrontStats {
+  readonly connectedDevices: number;
+  readonly pendingConnections: number;
+  /** Messages the broker keeps for later subscribers: IoT Hub keeps none, so this stays 0. */
+  readonly retainedMessages: number;
+}
+
 /** The device side of the emulator: MQTT 3.1.1 over TLS (aedes behind Node's TLS server), IoT Hub's rules. */
 export class MqttFront extends EventEmitter<MqttFrontEvents> {
   private readonly devices = new Map<string, ConnectedDevice>();
   private readonly sockets = new Set<Socket>();
+  /** Connections that have not authenticated yet: bounded in number and in time (TLS, then CONNECT). */
+  private readonly pending: PendingConnections;
+  /** The size guard of each connection, raised once it authenticates. */
+  private readonly guards = new WeakMap<object, PacketSizeGuard>();
   private readonly twins = new DeviceTwins();
 
   private constructor(
@@ -54,6 +79,11 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     private readonly server: Server,
   ) {
     super();
+    this.pending = new PendingConnections(
+      'device',
+      { maxPending: MAX_PENDING_CONNECTIONS, timeoutMs: HANDSHAKE_TIMEOUT_MS },
+      options.log,
+    );
   }
 
   static async start(options: MqttFrontOptions): Promise<MqttFront> {
@@ -62,6 +92,7 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     // The broker's hooks need the front, which needs the broker: the hooks reach it through this reference.
     const ref: { front?: MqttFront } = {};
     const broker = await Aedes.createBroker({
+      connectTimeout: HANDSHAKE_TIMEOUT_MS,
       authenticate: (client, username, password, done) => {
         if (!ref.front) {
           done(Object.assign(new Error('starting'), { returnCode: 3 as const }), null);
@@ -85,9 +116,15 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
       },
     });
     const server = createServer(
-      { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2', noDelay: true },
+      {
+        cert: options.tls.cert,
+        key: options.tls.key,
+        minVersion: 'TLSv1.2',
+        noDelay: true,
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      },
       (socket) => {
-        broker.handle(socket);
+        ref.front?.handle(socket);
       },
     );
     const front = new MqttFront(options, broker, server);
@@ -124,12 +161,44 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     return true;
   }
 
+  /** Hands a TLS connection to the broker through a guard that bounds the packets it may send. */
+  private handle(socket: TLSSocket): void {
+    const guard = new PacketSizeGuard(
+      {
+        beforeAuthentication: MAX_PACKET_BEFORE_AUTHENTICATION,
+        afterAuthentication: MAX_PACKET_AFTER_AUTHENTICATION,
+      },
+      (announced, limit) => {
+        const size = Number.isFinite(announced) ? `${announced} bytes` : 'a malformed length';
+        this.options.log.warn(
+          `closed a device connection from ${socket.remoteAddress ?? '?'}: it sent a packet of ${size}, over the limit of ${limit}`,
+        );
+        stream.destroy();
+      },
+    );
+    const stream = new InspectedStream(socket, guard);
+    this.guards.set(stream, guard);
+    this.broker.handle(stream);
+  }
+
+  /** Counts read from the broker itself. */
+  async stats(): Promise<MqttFrontStats> {
+    // aedes types its persistence as any; createRetainedStream is part of the aedes-persistence interface.
+    const persistence = (this.broker as unknown as { persistence: RetainedStore }).persistence;
+    let retainedMessages = 0;
+    for await (const packet of persistence.createRetainedStream('#')) {
+      if (packet) retainedMessages++;
+    }
+    return { connectedDevices: this.devices.size, pendingConnections: this.pending.size, retainedMessages };
+  }
+
   /** Drops the device's connection, e.g. after it was disabled or deleted. */
   disconnect(deviceId: string): void {
     this.devices.get(deviceId)?.client.close();
   }
 
   async close(): Promise<void> {
+    this.pending.clear();
     for (const { expiryTimer } of this.devices.values()) clearTimeout(expiryTimer);
     const serverClosed = new Promise<void>((resolve) =>
       this.server.close(() => {
@@ -148,6 +217,7 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
 
   private wireEvents(): void {
     this.server.on('connection', (socket: Socket) => {
+      if (!this.pending.admit(socket)) return;
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
@@ -185,6 +255,8 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     const verdict = authenticateDevice(this.options.auth, client.id, username, password);
     if (verdict.ok) {
       sessions.set(client, { expiry: verdict.expiry, device: verdict.device });
+      this.guards.get(client.conn)?.authenticated();
+      this.pending.authenticated(client.conn as unknown as InspectedStream);
       done(null, true);
       return;
     }
@@ -250,10 +322,21 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     }
     const topic = parseDevicePublishTopic(client.id, packet.topic);
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    // IoT Hub never keeps a message for later subscribers; it only marks it (`mqtt-retain`). Cleared here, before
+    // aedes would store it.
+    const retained = packet.retain;
+    packet.retain = false;
     switch (topic.kind) {
       case 'telemetry': {
-        if (payload.length > MAX_TELEMETRY_BYTES) {
-          done(new Error(`telemetry message of ${payload.length} bytes exceeds ${MAX_TELEMETRY_BYTES}`));
+        const applicationProperties = retained
+          ? withProperty(topic.properties.user, 'mqtt-retain', 'true')
+          : topic.properties.user;
+        const size = messageSize(payload, topic.properties.system, applicationProperties);
+        if (size > MAX_TELEMETRY_BYTES) {
+          this.options.log.warn(
+            `device ${JSON.stringify(client.id)} sent a message of ${size} bytes (body and properties), over IoT Hub's ${MAX_TELEMETRY_BYTES}; closing its connection`,
+          );
+          done(new Error(`telemetry message of ${size} bytes exceeds ${MAX_TELEMETRY_BYTES}`));
           return;
         }
         // aedes sends the PUBACK when `done` is called: only once the event is durable. A failed write
@@ -264,7 +347,7 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
             authGenerationId: sessions.get(client)?.device.generationId ?? '',
             body: payload,
             systemProperties: topic.properties.system,
-            applicationProperties: topic.properties.user,
+            applicationProperties,
           })
           .then(
             () => {
@@ -320,12 +403,43 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
   }
 }
 
+interface RetainedStore {
+  createRetainedStream(pattern: string): AsyncIterable<unknown>;
+}
+
 /** Per connection, recorded at authentication: token expiry and the device record it was checked against. */
 const sessions = new WeakMap<Client, { expiry: number; device: DeviceRecord }>();
 
 function hasSubscription(client: Client, filter: string): boolean {
   const subscriptions = (client as Client & { subscriptions?: Record<string, unknown> }).subscriptions;
   return !!subscriptions && Object.prototype.hasOwnProperty.call(subscriptions, filter);
+}
+
+/**
+ * A message's size as IoT Hub counts it against its 256 KB limit: the body, the values of the system properties,
+ * and the names and values of the application properties, in UTF-8 bytes.
+ */
+function messageSize(
+  body: Buffer,
+  system: Readonly<Record<string, string>>,
+  user: Readonly<Record<string, string>>,
+): number {
+  let size = body.length;
+  for (const value of Object.values(system)) size += Buffer.byteLength(value, 'utf8');
+  for (const [name, value] of Object.entries(user)) {
+    size += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(value, 'utf8');
+  }
+  return size;
+}
+
+function withProperty(
+  properties: Readonly<Record<string, string>>,
+  name: string,
+  value: string,
+): Readonly<Record<string, string>> {
+  const copy = Object.assign(Object.create(null) as Record<string, string>, properties);
+  copy[name] = value;
+  return copy;
 }
 
 /** aedes requires a callback; write errors already close the connection, which fails pending calls. */

@@ -29,6 +29,9 @@ export type DeviceTopic =
   | { kind: 'invalid'; reason: string };
 
 const METHOD_RESPONSE = /^\$iothub\/methods\/res\/(-?\d{1,10})\/\?(.*)$/;
+/** Method statuses are 32-bit integers in IoT Hub's REST answer. */
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
 const TWIN_GET = /^\$iothub\/twin\/GET\/\?(.*)$/;
 const TWIN_REPORTED = /^\$iothub\/twin\/PATCH\/properties\/reported\/\?(.*)$/;
 
@@ -42,14 +45,18 @@ export function parseDevicePublishTopic(deviceId: string, topic: string): Device
       : { kind: 'invalid', reason: 'malformed property bag' };
   }
   if (topic === `devices/${deviceId}/messages/events`)
-    return { kind: 'telemetry', properties: { system: {}, user: {} } };
+    return { kind: 'telemetry', properties: parsePropertyBag('') ?? { system: {}, user: {} } };
 
   const methodResponse = METHOD_RESPONSE.exec(topic);
   if (methodResponse) {
     const requestId = readRequestId(methodResponse[2] ?? '');
+    const status = Number(methodResponse[1]);
+    if (status < INT32_MIN || status > INT32_MAX) {
+      return { kind: 'invalid', reason: 'method response status is not a 32-bit integer' };
+    }
     return requestId === undefined
       ? { kind: 'invalid', reason: 'method response without $rid' }
-      : { kind: 'method-response', status: Number(methodResponse[1]), requestId };
+      : { kind: 'method-response', status, requestId };
   }
   const twinGet = TWIN_GET.exec(topic);
   const twinReported = TWIN_REPORTED.exec(topic);
@@ -87,8 +94,9 @@ export function twinResponseTopic(status: number, requestId: string, version?: n
  * Returns undefined when an escape is malformed.
  */
 export function parsePropertyBag(bag: string): TelemetryProperties | undefined {
-  const system: Record<string, string> = {};
-  const user: Record<string, string> = {};
+  // Without prototype: a device's property named `__proto__` is a property like any other.
+  const system = Object.create(null) as Record<string, string>;
+  const user = Object.create(null) as Record<string, string>;
   if (bag === '') return { system, user };
   for (const pair of bag.split('&')) {
     if (pair === '') continue;

@@ -1,15 +1,25 @@
 import { twinResponseTopic } from './topics';
+import {
+  applyPatch,
+  checkDocumentSize,
+  emptyTwinObject,
+  parsePropertyPatch,
+  TWIN_LIMITS,
+  TwinPatchError,
+  type TwinObject,
+} from '../twins/properties';
 
 interface Twin {
-  desired: Record<string, unknown>;
-  reported: Record<string, unknown>;
+  desired: TwinObject;
+  reported: TwinObject;
   desiredVersion: number;
   reportedVersion: number;
 }
 
 /**
  * A minimal in-memory device twin so that devices calling getTwin() or reporting properties get IoT Hub's answers
- * instead of hanging. Desired properties cannot be set from the service side yet.
+ * instead of hanging. Reported patches follow IoT Hub's rules (names, nesting, sizes), answered with its
+ * statuses. Desired properties cannot be set from the service side yet.
  */
 export class DeviceTwins {
   private readonly twins = new Map<string, Twin>();
@@ -27,22 +37,18 @@ export class DeviceTwins {
       };
       return { topic: twinResponseTopic(200, request.requestId), payload: Buffer.from(JSON.stringify(body)) };
     }
-    let patch: unknown;
     try {
-      patch = JSON.parse(payload.toString('utf8'));
-    } catch {
+      const patch = parsePropertyPatch(payload.toString('utf8'));
+      const reported = applyPatch(twin.reported, patch);
+      checkDocumentSize(reported, TWIN_LIMITS.propertiesBytes, 'reported');
+      twin.reported = reported;
+    } catch (error) {
+      if (!(error instanceof TwinPatchError)) throw error;
       return {
-        topic: twinResponseTopic(400, request.requestId),
-        payload: Buffer.from('{"message":"Invalid JSON"}'),
+        topic: twinResponseTopic(error.status, request.requestId),
+        payload: Buffer.from(JSON.stringify({ message: error.message })),
       };
     }
-    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
-      return {
-        topic: twinResponseTopic(400, request.requestId),
-        payload: Buffer.from('{"message":"Patch must be a JSON object"}'),
-      };
-    }
-    mergePatch(twin.reported, patch as Record<string, unknown>);
     twin.reportedVersion++;
     return {
       topic: twinResponseTopic(204, request.requestId, twin.reportedVersion),
@@ -50,29 +56,22 @@ export class DeviceTwins {
     };
   }
 
+  /** Forgets a device's twin (the device was deleted). */
+  forget(deviceId: string): void {
+    this.twins.delete(deviceId);
+  }
+
   private twinOf(deviceId: string): Twin {
     let twin = this.twins.get(deviceId);
     if (!twin) {
-      twin = { desired: {}, reported: {}, desiredVersion: 1, reportedVersion: 1 };
+      twin = {
+        desired: emptyTwinObject(),
+        reported: emptyTwinObject(),
+        desiredVersion: 1,
+        reportedVersion: 1,
+      };
       this.twins.set(deviceId, twin);
     }
     return twin;
-  }
-}
-
-/** JSON merge patch semantics used by twins: null removes a property, objects merge recursively. */
-function mergePatch(target: Record<string, unknown>, patch: Record<string, unknown>): void {
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) {
-      Reflect.deleteProperty(target, key);
-    } else if (typeof value === 'object' && !Array.isArray(value)) {
-      const existing = target[key];
-      const child =
-        typeof existing === 'object' && existing !== null && !Array.isArray(existing) ? existing : {};
-      mergePatch(child as Record<string, unknown>, value as Record<string, unknown>);
-      target[key] = child;
-    } else {
-      target[key] = value;
-    }
   }
 }

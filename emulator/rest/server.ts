@@ -6,7 +6,7 @@ import {
   isValidMethodName,
   METHOD_NAME_RULE,
   METHOD_PAYLOAD_MAX_BYTES,
-  payloadBytes,
+  methodPayloadProblem,
   readTimeoutSeconds,
   RESPONSE_TIMEOUT,
   timeoutRule,
@@ -18,10 +18,31 @@ import type { Logger } from '../log';
 import type { MethodDispatcher, MethodInvocation } from '../methods';
 import type { DeviceRegistry } from '../registry';
 import type { Right } from '../policies';
-import { authorizeServiceRequest, type ServiceAuthContext } from './service-auth';
+import { authenticateServiceRequest, authorizeServiceCaller, type ServiceAuthContext } from './service-auth';
 
-/** Oldest api-version accepted; the SDKs in use send 2021-04-12. */
-const MIN_API_VERSION = '2021-04-12';
+/**
+ * The service API versions IoT Hub publishes (data plane; the SDKs in use send 2021-04-12). Any other value, a
+ * future date included, is one the hub does not know: 400 InvalidProtocolVersion. Answers use 2021-04-12 shapes.
+ */
+const API_VERSIONS: ReadonlySet<string> = new Set([
+  '2016-02-03',
+  '2016-11-14',
+  '2017-06-30',
+  '2017-11-08-preview',
+  '2018-01-26',
+  '2018-04-01',
+  '2018-06-30',
+  '2018-08-30-preview',
+  '2019-03-30',
+  '2019-07-01-preview',
+  '2019-10-01',
+  '2020-03-13',
+  '2020-05-31-preview',
+  '2020-06-30-preview',
+  '2020-09-30',
+  '2021-04-12',
+]);
+const CURRENT_API_VERSION = '2021-04-12';
 /** Room for the JSON envelope around a 128 KB payload. */
 const MAX_BODY_BYTES = METHOD_PAYLOAD_MAX_BYTES + 16 * 1024;
 
@@ -41,6 +62,9 @@ interface Route {
   readonly shape: ErrorBodyShape;
   readonly handle: (request: IncomingMessage, body: unknown) => Promise<Reply>;
 }
+
+/** The path segments a request acts on, which the token's `sr` must cover (`devices/dev1`, `devices`, ...). */
+type Resource = readonly string[];
 
 interface Reply {
   readonly status: number;
@@ -92,11 +116,13 @@ export class RestFront {
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     let shape: ErrorBodyShape = 'error-code-prefix';
     try {
-      const url = new URL(request.url ?? '/', 'https://emulator');
-      const route = this.route(request.method ?? 'GET', url.pathname);
+      const caller = authenticateServiceRequest(this.options.auth, request.headers.authorization);
+      const url = parseRequestUrl(request.url);
+      const segments = pathSegments(url.pathname);
+      const route = this.route(request.method ?? 'GET', segments, url.pathname);
       shape = route.shape;
       checkApiVersion(url.searchParams.get('api-version'));
-      authorizeServiceRequest(this.options.auth, request.headers.authorization, route.right);
+      authorizeServiceCaller(caller, route.right, resourceOf(segments));
       const body = await readJsonBody(request);
       const reply = await route.handle(request, body);
       send(response, reply.status, reply.body, reply.headers);
@@ -115,11 +141,7 @@ export class RestFront {
     }
   }
 
-  private route(method: string, pathname: string): Route {
-    const segments = pathname
-      .split('/')
-      .filter((s) => s !== '')
-      .map(decodeSegment);
+  private route(method: string, segments: readonly string[], pathname: string): Route {
     const [first, deviceId, third, moduleId, fifth] = segments;
     if (first === 'twins' && deviceId !== undefined && third === 'methods' && segments.length === 3) {
       return this.only(method, 'POST', {
@@ -176,7 +198,7 @@ export class RestFront {
           throw hubErrors.methodNotAllowed(`${method} is not supported on /devices/{id}.`);
       }
     }
-    throw hubErrors.notFound(`No such resource: ${pathname}`);
+    throw hubErrors.notFound(`No such resource: ${pathname.slice(0, 200)}`);
   }
 
   private only(method: string, expected: string, route: Route): Route {
@@ -227,12 +249,8 @@ function readInvocation(body: unknown): MethodInvocation {
   if (typeof methodName !== 'string' || !isValidMethodName(methodName)) {
     throw hubErrors.argumentInvalid(`methodName must be ${METHOD_NAME_RULE}.`);
   }
-  const bytes = payloadBytes(payload);
-  if (bytes > METHOD_PAYLOAD_MAX_BYTES) {
-    throw hubErrors.argumentInvalid(
-      `The payload is ${bytes} bytes; direct method payloads are limited to ${METHOD_PAYLOAD_MAX_BYTES} bytes.`,
-    );
-  }
+  const problem = methodPayloadProblem(payload);
+  if (problem) throw hubErrors.argumentInvalid(problem.message);
   return {
     methodName,
     payload: payload ?? null,
@@ -252,15 +270,40 @@ function readSeconds(field: string, value: unknown, range: SecondsRange): number
 }
 
 function checkApiVersion(version: string | null): void {
-  if (!version)
-    throw hubErrors.argumentInvalid(
-      `The api-version query parameter is required (${MIN_API_VERSION} or newer).`,
-    );
-  if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(version) || version.slice(0, 10) < MIN_API_VERSION) {
-    throw hubErrors.argumentInvalid(
-      `api-version ${version} is not supported; use ${MIN_API_VERSION} or newer.`,
+  if (!version) {
+    throw hubErrors.invalidProtocolVersion(
+      `The api-version query parameter is required (for example ${CURRENT_API_VERSION}).`,
     );
   }
+  if (!API_VERSIONS.has(version)) {
+    throw hubErrors.invalidProtocolVersion(
+      `api-version ${JSON.stringify(version.slice(0, 40))} is not a version IoT Hub knows; use ${CURRENT_API_VERSION}.`,
+    );
+  }
+}
+
+/** The request target as a URL; a target no URL parser accepts is the client's error (400), never ours. */
+function parseRequestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'https://emulator');
+  } catch {
+    throw hubErrors.argumentInvalid('The request target is not a valid URL path.');
+  }
+}
+
+function pathSegments(pathname: string): string[] {
+  return pathname
+    .split('/')
+    .filter((s) => s !== '')
+    .map(decodeSegment);
+}
+
+/**
+ * What a token must cover to act on a path: the path itself, with the twin routes (`/twins/{id}...`) counted as
+ * the device's (`devices/{id}...`), so that a token scoped to a device reaches that device's twin and methods.
+ */
+function resourceOf(segments: readonly string[]): Resource {
+  return segments[0] === 'twins' ? ['devices', ...segments.slice(1)] : segments;
 }
 
 function ifMatchOf(request: IncomingMessage): string | undefined {
@@ -272,7 +315,7 @@ function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw hubErrors.argumentInvalid(`Malformed URL segment ${JSON.stringify(segment)}.`);
+    throw hubErrors.argumentInvalid(`Malformed URL segment ${JSON.stringify(segment.slice(0, 200))}.`);
   }
 }
 
@@ -283,7 +326,7 @@ async function readJsonBody(request: IncomingMessage): Promise<unknown> {
     size += chunk.length;
     if (size > MAX_BODY_BYTES) {
       request.resume(); // drain the rest so the connection stays usable
-      throw hubErrors.payloadTooLarge(`The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+      throw hubErrors.messageTooLarge(`The request body exceeds ${MAX_BODY_BYTES} bytes.`);
     }
     chunks.push(chunk);
   }
@@ -291,7 +334,7 @@ async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(Buffer.concat(chunks, size).toString('utf8')) as unknown;
   } catch {
-    throw hubErrors.argumentInvalid('The request body is not valid JSON.');
+    throw hubErrors.formatError('The request body is not valid JSON.');
   }
 }
 

@@ -1,21 +1,28 @@
 import { hubErrors } from '../errors';
 import { hasRight, type Right, type SharedAccessPolicy } from '../policies';
 import { parseSasToken, verifySasToken } from '../sas';
+import { parseTokenScope, scopeCovers } from '../auth/token-scope';
 
 export interface ServiceAuthContext {
   readonly hostName: string;
   readonly policy: (keyName: string) => SharedAccessPolicy | undefined;
 }
 
+/** A service caller whose token was genuine: its policy, and the path its token's `sr` covers. */
+export interface ServiceCaller {
+  readonly policy: SharedAccessPolicy;
+  readonly scope: readonly string[];
+}
+
 /**
- * Checks the `Authorization` header of a service REST call: a SAS token for this hub signed with a shared access
- * policy key (401 when missing, malformed, wrongly signed or expired), whose policy grants `right` (else 403).
+ * Authenticates the `Authorization` header of a service REST call, before any routing (as IoT Hub does: an
+ * unauthenticated request learns nothing, not even whether a path exists): a SAS token for this hub, signed
+ * with a shared access policy key, not expired. Anything else is 401.
  */
-export function authorizeServiceRequest(
+export function authenticateServiceRequest(
   context: ServiceAuthContext,
   header: string | undefined,
-  right: Right,
-): SharedAccessPolicy {
+): ServiceCaller {
   if (!header)
     throw hubErrors.unauthorized(
       'The Authorization header is missing. Send a SharedAccessSignature for a shared access policy.',
@@ -32,9 +39,8 @@ export function authorizeServiceRequest(
       'The token has no skn: service calls need a shared access policy token, not a device token.',
     );
   }
-  const host = context.hostName.toLowerCase();
-  const resource = token.resource.toLowerCase();
-  if (resource !== host && !resource.startsWith(`${host}/`)) {
+  const scope = parseTokenScope(token.resource);
+  if (scope.host !== context.hostName.toLowerCase()) {
     throw hubErrors.unauthorized(`The token's resource (sr) is not this hub (${context.hostName}).`);
   }
   const policy = context.policy(token.keyName);
@@ -43,10 +49,28 @@ export function authorizeServiceRequest(
   if (failure === 'expired') throw hubErrors.unauthorized('The SharedAccessSignature has expired.');
   if (failure)
     throw hubErrors.unauthorized(`The signature does not match the keys of policy "${token.keyName}".`);
-  if (!hasRight(policy, right)) {
-    throw hubErrors.forbidden(
-      `Policy "${policy.keyName}" does not grant ${right}, which this operation needs.`,
+  return { policy, scope: scope.segments };
+}
+
+/**
+ * Authorizes an authenticated caller for one operation: its token's `sr` must cover `resource` (the operation's
+ * path segments, e.g. `devices/dev1`; else 401, as for any token that does not grant the resource), and its
+ * policy must grant `right` (else 403).
+ */
+export function authorizeServiceCaller(
+  caller: ServiceCaller,
+  right: Right,
+  resource: readonly string[],
+): void {
+  if (!scopeCovers(caller.scope, resource)) {
+    throw hubErrors.unauthorized(
+      `The token's resource (sr) does not cover /${resource.join('/')}: it grants only what is under ` +
+        `/${caller.scope.join('/')}.`,
     );
   }
-  return policy;
+  if (!hasRight(caller.policy, right)) {
+    throw hubErrors.forbidden(
+      `Policy "${caller.policy.keyName}" does not grant ${right}, which this operation needs.`,
+    );
+  }
 }

@@ -5,8 +5,7 @@ import {
   isValidDeviceId,
   isValidMethodName,
   METHOD_NAME_RULE,
-  METHOD_PAYLOAD_MAX_BYTES,
-  payloadBytes,
+  methodPayloadProblem,
   readTimeoutSeconds,
   RESPONSE_TIMEOUT,
   timeoutRule,
@@ -60,13 +59,10 @@ export function parseMethodCall(
     }
   }
   const payload = body.payload ?? null;
-  const bytes = payloadBytes(payload);
-  if (bytes > METHOD_PAYLOAD_MAX_BYTES) {
-    throw new ValidationError(
-      'PayloadTooLarge',
-      'payload',
-      `The payload is ${bytes} bytes as JSON; IoT Hub accepts at most ${METHOD_PAYLOAD_MAX_BYTES} bytes (128 KB).`,
-    );
+  const problem = methodPayloadProblem(payload);
+  if (problem !== undefined) {
+    const code = problem.kind === 'too-deep' ? 'PayloadTooDeep' : 'PayloadTooLarge';
+    throw new ValidationError(code, 'payload', problem.message);
   }
   return {
     deviceId,

@@ -93,13 +93,20 @@ describe('device registry over REST (azure-iothub Registry)', () => {
     expect(hubErrorCode(error)).toBe(404001);
   });
 
-  it('refuses a missing or too old api-version with 400', async () => {
-    for (const query of ['', '?api-version=2020-03-13', '?api-version=latest']) {
+  // 2023-06-30 is an api-version of IoT Hub's management API (ARM), not of its service API; 2999-01-01 is no
+  // version at all. The service API versions are those its REST reference publishes (2020-09-30, 2021-04-12...).
+  it.each(['', '?api-version=latest', '?api-version=2999-01-01', '?api-version=2023-06-30'])(
+    'refuses api-version "%s" with 400 InvalidProtocolVersion',
+    async (query) => {
       const response = await serviceCall(emulator, 'GET', `/devices${query}`);
       expect(response.status).toBe(400);
+      expect(response.headers['iothub-errorcode']).toBe('InvalidProtocolVersion');
       expect(response.body).toContain('api-version');
-    }
-    expect((await serviceCall(emulator, 'GET', '/devices?api-version=2023-06-30')).status).toBe(200);
+    },
+  );
+
+  it.each(['2020-09-30', '2021-04-12'])('accepts the published api-version %s', async (version) => {
+    expect((await serviceCall(emulator, 'GET', `/devices?api-version=${version}`)).status).toBe(200);
   });
 
   it('answers 404 for module methods until modules exist', async () => {

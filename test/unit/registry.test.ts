@@ -34,7 +34,7 @@ describe('DeviceRegistry', () => {
     expect(hubError(() => registry.put('a', {}))).toMatchObject({ httpStatus: 409, errorCode: 409001 });
     expect(hubError(() => registry.put('a', {}, '"stale"'))).toMatchObject({
       httpStatus: 412,
-      errorCode: 412002,
+      errorCode: 412001,
     });
     expect(hubError(() => registry.get('missing'))).toMatchObject({ httpStatus: 404, errorCode: 404001 });
     expect(hubError(() => registry.put('bad id', {}))).toMatchObject({ httpStatus: 400, errorCode: 400004 });
