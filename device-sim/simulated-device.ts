@@ -3,6 +3,7 @@ import { Client, type DeviceMethodRequest, type DeviceMethodResponse } from 'azu
 import { Mqtt } from 'azure-iot-device-mqtt';
 import { parseTelemetryInterval } from './interval';
 import { randomReading, telemetryMessage, type Reading } from './telemetry';
+import { answerUnknownMethods } from './unknown-methods';
 
 export interface SimulatedDeviceOptions {
   readonly connectionString: string;
@@ -21,6 +22,9 @@ interface SimulatedDeviceEvents {
   'interval-changed': [seconds: number];
   'method-called': [methodName: string, status: number];
 }
+
+/** The direct methods this device handles; any other gets 404 at once. */
+export const SUPPORTED_METHODS = ['SetTelemetryInterval'] as const;
 
 const RECONNECT_MIN_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
@@ -84,16 +88,25 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
 
   private async connect(): Promise<void> {
     // The SDK reconnects by itself and tells the client only when it gives up; its transport reports every drop.
-    let transport: Mqtt | undefined;
+    const created: { transport?: Mqtt } = {};
     class ObservedMqtt extends Mqtt {
       constructor(...args: ConstructorParameters<typeof Mqtt>) {
         super(...args);
-        // eslint-disable-next-line @typescript-eslint/no-this-alias -- the SDK constructs its transport; keep a handle on it
-        transport = this;
+        created.transport = this;
       }
     }
     const client = Client.fromConnectionString(this.options.connectionString, ObservedMqtt);
-    transport?.on('disconnect', (error?: Error) => {
+    const transport = created.transport;
+    if (!transport)
+      throw new Error('The device SDK did not create its MQTT transport through the class given.');
+    answerUnknownMethods(
+      transport,
+      () => SUPPORTED_METHODS,
+      (line) => {
+        this.log(`[${this.deviceId}] ${line}`);
+      },
+    );
+    transport.on('disconnect', (error?: Error) => {
       if (this.stopped || this.client !== client) return;
       this.log(
         `[${this.deviceId}] disconnected${error ? ` (${error.message})` : ''}; the SDK is reconnecting`,

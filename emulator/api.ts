@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { EmulatorInfo } from './emulator';
+import type { EmulatorInfo, EmulatorStats } from './emulator';
 import { OPTIONS_ENV, type ChildMessage, type ParentMessage, type SerializableEmulatorOptions } from './ipc';
 
 export interface StartEmulatorOptions extends SerializableEmulatorOptions {
@@ -16,6 +16,8 @@ export interface RunningEmulator {
   deviceConnectionString(deviceId: string): string;
   /** Creates the devices that do not exist yet; returns their connection strings. */
   ensureDevices(deviceIds: readonly string[]): Promise<Record<string, string>>;
+  /** Memory and connection counts of the running emulator. */
+  stats(): Promise<EmulatorStats>;
   /** Log lines printed so far (with `output: 'pipe'`). */
   logs(): string;
   /** Resolves with the logs once they match `pattern` (with `output: 'pipe'`); rejects after `timeoutMs`. */
@@ -94,6 +96,10 @@ class EmulatorProcess implements RunningEmulator {
     number,
     { resolve: (v: Record<string, string>) => void; reject: (e: Error) => void }
   >();
+  private readonly waitingStats = new Map<
+    number,
+    { resolve: (v: EmulatorStats) => void; reject: (e: Error) => void }
+  >();
 
   constructor(
     private readonly child: ChildProcess,
@@ -104,6 +110,11 @@ class EmulatorProcess implements RunningEmulator {
     readonly waitForLog: (pattern: RegExp, timeoutMs?: number) => Promise<string>,
   ) {
     child.on('message', (message: ChildMessage) => {
+      if (message.type === 'stats') {
+        this.waitingStats.get(message.requestId)?.resolve(message.stats);
+        this.waitingStats.delete(message.requestId);
+        return;
+      }
       if (message.type !== 'devices') return;
       const waiter = this.waiting.get(message.requestId);
       this.waiting.delete(message.requestId);
@@ -115,8 +126,11 @@ class EmulatorProcess implements RunningEmulator {
       }
     });
     child.once('exit', (code, signal) => {
-      for (const waiter of this.waiting.values()) waiter.reject(new Error('The emulator exited.'));
+      for (const waiter of [...this.waiting.values(), ...this.waitingStats.values()]) {
+        waiter.reject(new Error('The emulator exited.'));
+      }
       this.waiting.clear();
+      this.waitingStats.clear();
       if (!this.stopping) {
         console.error(
           `The IoT Hub emulator (pid ${child.pid ?? '?'}) exited unexpectedly (code ${code ?? '-'}, signal ${signal ?? '-'}).\n${logs().slice(-2000)}`,
@@ -142,6 +156,14 @@ class EmulatorProcess implements RunningEmulator {
     return new Promise((resolve, reject) => {
       this.waiting.set(requestId, { resolve, reject });
       this.send({ type: 'ensure-devices', requestId, deviceIds: [...deviceIds] });
+    });
+  }
+
+  stats(): Promise<EmulatorStats> {
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.waitingStats.set(requestId, { resolve, reject });
+      this.send({ type: 'stats', requestId });
     });
   }
 

@@ -42,6 +42,10 @@ async function main(): Promise<void> {
     process.on('message', (message: ParentMessage) => {
       if (message.type === 'stop') {
         void stop();
+      } else if (message.type === 'stats') {
+        void emulator.stats().then((stats) => {
+          send({ type: 'stats', requestId: message.requestId, stats });
+        });
       } else {
         emulator
           .ensureDevices(message.deviceIds)

@@ -11,6 +11,7 @@ import { DeviceRegistry, type DeviceRecord } from './registry';
 import { RestFront } from './rest/server';
 import { AmqpFront } from './amqp/front';
 import { EventStore } from './event-log/event-store';
+import { DEFAULT_PENDING_LIMITS } from './net/pending-connections';
 
 export interface EmulatorOptions {
   /** Hub name; the host name is `<hubName>.azure-devices.net`, as in Azure. */
@@ -39,6 +40,10 @@ export interface EmulatorOptions {
   readonly retentionHours?: number;
   /** Size cap of each partition's log, in MiB; the oldest events go first. */
   readonly maxPartitionMiB?: number;
+  /** Connections per port that may be waiting to authenticate at once (default 1000). */
+  readonly maxPendingConnections?: number;
+  /** Seconds a connection may take to authenticate: TLS, then CONNECT or AMQP OPEN (default 10). */
+  readonly handshakeTimeoutSeconds?: number;
   /** fdatasync each group of telemetry before acknowledging it (default true). */
   readonly fsync?: boolean;
   readonly log?: Logger;
@@ -57,12 +62,26 @@ export const EMULATOR_DEFAULTS = {
   maxPartitionMiB: 256,
 } as const;
 
+/** Consumer groups besides `$Default` that every emulator has. */
+export const DEFAULT_CONSUMER_GROUPS: readonly string[] = ['functions'];
+
 interface PersistedState {
   formatVersion: 1;
   /** When the hub was created: the Event Hub-compatible endpoint's `created_at`. */
   createdAt?: string;
   policies: SharedAccessPolicy[];
   devices: DeviceRecord[];
+}
+
+/** What a running emulator holds, for diagnostics and tests. */
+export interface EmulatorStats {
+  /** Resident memory of the emulator process, in bytes. */
+  readonly residentBytes: number;
+  readonly connectedDevices: number;
+  /** Connections accepted on the MQTT port that have not authenticated yet. */
+  readonly pendingDeviceConnections: number;
+  /** Messages the MQTT broker keeps for later subscribers (IoT Hub keeps none). */
+  readonly retainedMessages: number;
 }
 
 /** Everything a client needs to reach a running emulator. */
@@ -132,9 +151,11 @@ export class Emulator {
     if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > 32) {
       throw new Error(`Invalid partition count ${partitionCount}: use 1 to 32.`);
     }
-    const consumerGroups = [...new Set(options.consumerGroups ?? [])].filter(
-      (g) => g.toLowerCase() !== '$default',
-    );
+    // `functions` always exists, as `azd up` creates it in Azure: the local function app reads with it, so that
+    // `$Default` stays free for other readers (a script, `az iot hub monitor-events`).
+    const consumerGroups = [
+      ...new Set([...DEFAULT_CONSUMER_GROUPS, ...(options.consumerGroups ?? [])]),
+    ].filter((g) => g.toLowerCase() !== '$default');
     const events = await EventStore.open({
       dir: join(dataDir, 'events'),
       partitionCount,
@@ -146,6 +167,10 @@ export class Emulator {
       },
     });
     const bindAddress = options.bindAddress ?? EMULATOR_DEFAULTS.bindAddress;
+    const pendingLimits = {
+      maxPending: options.maxPendingConnections ?? DEFAULT_PENDING_LIMITS.maxPending,
+      timeoutMs: (options.handshakeTimeoutSeconds ?? DEFAULT_PENDING_LIMITS.timeoutMs / 1000) * 1000,
+    };
     // Started in order and unwound in reverse if a later one fails (a port in use, say).
     const started: { close: () => Promise<void> }[] = [events];
     try {
@@ -156,6 +181,7 @@ export class Emulator {
         auth: { hostName, registry, policy },
         registry,
         telemetry: events,
+        pendingLimits,
         log,
       });
       started.push(mqtt);
@@ -181,6 +207,7 @@ export class Emulator {
         createdAt: new Date(createdAt),
         store: events,
         policy,
+        pendingLimits,
         log,
       });
       const gatewayHost = options.gatewayHost ?? EMULATOR_DEFAULTS.gatewayHost;
@@ -257,6 +284,16 @@ export class Emulator {
   deviceConnectionString(deviceId: string): string {
     const device = this.registry.get(deviceId);
     return `HostName=${this.hostName};DeviceId=${deviceId};SharedAccessKey=${device.primaryKey};GatewayHostName=${this.gatewayHost}:${this.mqtt.port}`;
+  }
+
+  async stats(): Promise<EmulatorStats> {
+    const mqtt = await this.mqtt.stats();
+    return {
+      residentBytes: process.memoryUsage.rss(),
+      connectedDevices: mqtt.connectedDevices,
+      pendingDeviceConnections: mqtt.pendingConnections,
+      retainedMessages: mqtt.retainedMessages,
+    };
   }
 
   /** Creates the devices that do not exist yet and persists the registry. */

@@ -1,12 +1,15 @@
-import type { EmulatorInfo, EmulatorOptions } from './emulator';
+import type { EmulatorInfo, EmulatorOptions, EmulatorStats } from './emulator';
 
 /** Messages between the programmatic API (parent) and an emulator process it forked (child). */
 export type ParentMessage =
-  { type: 'ensure-devices'; requestId: number; deviceIds: string[] } | { type: 'stop' };
+  | { type: 'ensure-devices'; requestId: number; deviceIds: string[] }
+  | { type: 'stats'; requestId: number }
+  | { type: 'stop' };
 
 export type ChildMessage =
   | { type: 'ready'; info: EmulatorInfo; deviceConnectionStrings: Record<string, string> }
   | { type: 'devices'; requestId: number; deviceConnectionStrings?: Record<string, string>; error?: string }
+  | { type: 'stats'; requestId: number; stats: EmulatorStats }
   | { type: 'failed'; error: string };
 
 /** Options passed to a forked emulator through its environment, as JSON. */

@@ -9,7 +9,8 @@ export function emulatorAppSettings(info: EmulatorInfo): Record<string, string> 
     IOTHUB_EMULATOR_CA_CERT: info.caPath,
     IOTHUB_EVENTS_CONNECTION: info.eventHubConnectionString,
     IOTHUB_EVENTS_HUB_NAME: info.eventHubName,
-    IOTHUB_EVENTS_CONSUMER_GROUP: '$Default',
+    // The group the function reads with, as in Azure; `$Default` stays free for other readers.
+    IOTHUB_EVENTS_CONSUMER_GROUP: 'functions',
   };
 }
 

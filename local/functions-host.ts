@@ -191,7 +191,13 @@ async function handleRequest(
   functionsModule: FunctionsModule,
   log: (line: string) => void,
 ): Promise<void> {
-  const url = new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
+  const url = requestUrl(request);
+  if (!url) {
+    // What Kestrel (the real host's server) answers to a malformed Host header or request target.
+    request.resume();
+    response.writeHead(400, { 'content-length': '0', connection: 'close' }).end();
+    return;
+  }
   const segments = url.pathname.split('/').filter((s) => s !== '');
   const prefixSegments = routePrefix.split('/').filter((s) => s !== '');
   const method = (request.method ?? 'GET').toUpperCase();
@@ -220,9 +226,11 @@ async function handleRequest(
     return;
   }
 
-  const body = await readBody(request);
+  // A declared length over the limit is refused before a byte of the body is read, as Kestrel does.
+  const declared = Number(request.headers['content-length'] ?? 0);
+  const body = declared > MAX_REQUEST_BYTES ? undefined : await readBody(request);
   if (body === undefined) {
-    response.writeHead(413, { 'content-length': '0' }).end();
+    response.writeHead(413, { 'content-length': '0', connection: 'close' }).end();
     return;
   }
   const headers: Record<string, string> = {};
@@ -263,6 +271,20 @@ async function handleRequest(
   });
   outHeaders['content-length'] = String(responseBody.length);
   response.writeHead(httpResponse.status, outHeaders).end(responseBody);
+}
+
+/** A Host header as RFC 9110 allows it: a name, an IPv4 address or a bracketed IPv6 address, then a port. */
+const HOST_HEADER = /^(?:[A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/** The request's URL, or undefined when its Host header or target is malformed. */
+function requestUrl(request: IncomingMessage): URL | undefined {
+  const host = request.headers.host ?? 'localhost';
+  if (!HOST_HEADER.test(host)) return undefined;
+  try {
+    return new URL(request.url ?? '/', `http://${host}`);
+  } catch {
+    return undefined;
+  }
 }
 
 async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {

@@ -18,7 +18,7 @@ import type { SharedAccessPolicy } from '../policies';
 import { covers, entityPath, TokenRefusedError, verifyEventHubToken } from './cbs';
 import { AmqpFrameGuard, MAX_FRAME_BYTES, type FrameViolation } from './frame-guard';
 import { InspectedStream, type PeerSocket } from '../net/inspected-stream';
-import { PendingConnections } from '../net/pending-connections';
+import { PendingConnections, type PendingConnectionLimits } from '../net/pending-connections';
 import { ConsumerRegistry, type LinkRefusal } from './consumer-registry';
 import { localAttach } from './link-internals';
 import { readManagementRequest, type RequestReply } from './management';
@@ -38,14 +38,13 @@ export interface AmqpFrontOptions {
   readonly createdAt: Date;
   readonly store: EventStore;
   readonly policy: (keyName: string) => SharedAccessPolicy | undefined;
+  /** Connections still opening (TLS, SASL, OPEN) at most, and how long each may take. */
+  readonly pendingLimits: PendingConnectionLimits;
   readonly log: Logger;
 }
 
 const RUNTIME_METRIC_CAPABILITY = 'com.microsoft:enable-receiver-runtime-metric';
 const EPOCH_PROPERTY = 'com.microsoft:epoch';
-/** Connections still opening (SASL and OPEN not done) at most, and how long each may take. */
-const MAX_PENDING_CONNECTIONS = 1000;
-const OPEN_TIMEOUT_MS = 10_000;
 const PARTITION_ADDRESS = /^\/?([^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/([^/]+)$/i;
 
 /** The connection's valid claims: token scope (a path) to expiry, from `$cbs` put-token. */
@@ -78,11 +77,7 @@ export class AmqpFront {
     private readonly container: Container,
     private readonly servers: Server[],
   ) {
-    this.pending = new PendingConnections(
-      'AMQP',
-      { maxPending: MAX_PENDING_CONNECTIONS, timeoutMs: OPEN_TIMEOUT_MS },
-      options.log,
-    );
+    this.pending = new PendingConnections('AMQP', options.pendingLimits, options.log);
     this.consumerGroups = new Set([
       '$default',
       ...options.consumerGroups.map((group) => group.toLowerCase()),
@@ -117,7 +112,7 @@ export class AmqpFront {
             key: options.tls.key,
             cert: options.tls.cert,
             minVersion: 'TLSv1.2',
-            handshakeTimeout: OPEN_TIMEOUT_MS,
+            handshakeTimeout: options.pendingLimits.timeoutMs,
           },
           accept,
         );

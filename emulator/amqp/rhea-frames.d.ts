@@ -14,4 +14,10 @@ declare module 'rhea/lib/frames.js' {
     };
   }
   export function read_frame(buffer: Buffer): DecodedFrame | null;
+  // Encoding, used by tests to build frames as a client would.
+  export function write_frame(frame: unknown): Buffer;
+  export function amqp_frame(channel: number, performative: unknown, payload?: Buffer): unknown;
+  export function sasl_frame(performative: unknown): unknown;
+  export function transfer(fields: Record<string, unknown>): unknown;
+  export function sasl_init(fields: Record<string, unknown>): unknown;
 }

@@ -10,7 +10,7 @@ import { authenticateDevice, type DeviceAuthContext } from './device-auth';
 import { DeviceTwins } from './twins';
 import { PacketSizeGuard } from './packet-size-guard';
 import { InspectedStream } from '../net/inspected-stream';
-import { PendingConnections } from '../net/pending-connections';
+import { PendingConnections, type PendingConnectionLimits } from '../net/pending-connections';
 import {
   isAllowedDeviceSubscription,
   METHODS_SUBSCRIPTION,
@@ -28,9 +28,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_PACKET_BEFORE_AUTHENTICATION = 16 * 1024;
 /** Largest packet after: a 256 KB message plus the longest topic MQTT can carry (its length is 2 bytes). */
 const MAX_PACKET_AFTER_AUTHENTICATION = MAX_TELEMETRY_BYTES + 2 + 65_535 + 2;
-/** Connections that have not authenticated yet, at most, and how long each may take (TLS, then CONNECT). */
-export const MAX_PENDING_CONNECTIONS = 1000;
-const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface MqttFrontOptions {
   readonly host: string;
@@ -40,6 +37,8 @@ export interface MqttFrontOptions {
   readonly registry: DeviceRegistry;
   /** Telemetry goes here; a message is acknowledged (PUBACK) only once it is on disk. */
   readonly telemetry: EventStore;
+  /** Connections that have not authenticated yet, at most, and how long each may take (TLS, then CONNECT). */
+  readonly pendingLimits: PendingConnectionLimits;
   readonly log: Logger;
 }
 
@@ -79,11 +78,7 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     private readonly server: Server,
   ) {
     super();
-    this.pending = new PendingConnections(
-      'device',
-      { maxPending: MAX_PENDING_CONNECTIONS, timeoutMs: HANDSHAKE_TIMEOUT_MS },
-      options.log,
-    );
+    this.pending = new PendingConnections('device', options.pendingLimits, options.log);
   }
 
   static async start(options: MqttFrontOptions): Promise<MqttFront> {
@@ -92,7 +87,7 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     // The broker's hooks need the front, which needs the broker: the hooks reach it through this reference.
     const ref: { front?: MqttFront } = {};
     const broker = await Aedes.createBroker({
-      connectTimeout: HANDSHAKE_TIMEOUT_MS,
+      connectTimeout: options.pendingLimits.timeoutMs,
       authenticate: (client, username, password, done) => {
         if (!ref.front) {
           done(Object.assign(new Error('starting'), { returnCode: 3 as const }), null);
@@ -121,7 +116,7 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
         key: options.tls.key,
         minVersion: 'TLSv1.2',
         noDelay: true,
-        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+        handshakeTimeout: options.pendingLimits.timeoutMs,
       },
       (socket) => {
         ref.front?.handle(socket);

@@ -1,6 +1,9 @@
 import type { Logger } from '../log';
 import type { PeerSocket } from './inspected-stream';
 
+/** Defaults: room for a fleet connecting at once, and ten seconds for TLS plus the protocol's handshake. */
+export const DEFAULT_PENDING_LIMITS: PendingConnectionLimits = { maxPending: 1000, timeoutMs: 10_000 };
+
 export interface PendingConnectionLimits {
   /** Connections that have not authenticated yet, at most, across the front. */
   readonly maxPending: number;

@@ -78,7 +78,8 @@ function copyPatch(root: Record<string, unknown>): PatchObject {
   const result = Object.create(null) as PatchObject;
   const stack: CopyFrame[] = [];
   const pushChildren = (source: Record<string, unknown>, target: PatchObject, depth: number) => {
-    for (const key of Object.keys(source)) {
+    // In reverse, so that they come off the stack (and into `target`) in the order the client wrote them.
+    for (const key of Object.keys(source).reverse()) {
       checkKey(key);
       stack.push({
         source: source[key],

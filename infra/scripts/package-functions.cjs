@@ -51,10 +51,11 @@ function npm(args, cwd) {
 
 /**
  * Paths (relative to root, e.g. node_modules/@azure/functions) of the installed packages that the production
- * dependencies need, as npm resolves them: `npm ls --omit=dev --all --parseable`.
+ * dependencies need, as npm resolves them: `npm ls --omit=dev --omit=optional --all --parseable` (the root's
+ * optionalDependencies are local tools such as Azure Functions Core Tools, never deployed).
  */
 function productionPackagePaths(root = ROOT) {
-  const res = npm(['ls', '--omit=dev', '--all', '--parseable'], root);
+  const res = npm(['ls', '--omit=dev', '--omit=optional', '--all', '--parseable'], root);
   if (res.status !== 0) {
     throw new PackageError(
       `npm ls --omit=dev failed (${res.status}): the installed node_modules do not match package.json and ` +

@@ -84,6 +84,13 @@ export function mapError(error: unknown, hostName: string): ErrorReply {
       message: `The device did not answer in time: ${hubMessage}`,
     });
   }
+  if (status === 502 || sdkError.name === 'BadDeviceResponseError') {
+    return withTracking({
+      status: 502,
+      code: 'BadDeviceResponse',
+      message: `The device answered, but IoT Hub could not pass the answer on (a response over 128 KB, say): ${hubMessage}`,
+    });
+  }
   if (status === 429 || sdkError.name === 'ThrottlingError') {
     return withTracking({
       status: 429,

@@ -96,11 +96,17 @@ function azdZipContents(dir: string): string[] {
   return files.filter((f) => !excluded(f)).sort();
 }
 
-/** Production packages (install paths) according to package-lock.json: every entry not marked dev. */
+/**
+ * Production packages (install paths) according to package-lock.json: every entry marked neither dev nor optional.
+ * The root's optionalDependencies are local tools (Azure Functions Core Tools for `npm run start:func`), which are
+ * never deployed.
+ */
 function productionClosureFromLockfile(): string[] {
   const lock = readJson(repoRoot, 'package-lock.json') as Lockfile;
   return Object.entries(lock.packages)
-    .filter(([path, entry]) => path !== '' && !entry.dev && !entry.devOptional && !entry.link)
+    .filter(
+      ([path, entry]) => path !== '' && !entry.dev && !entry.devOptional && !entry.optional && !entry.link,
+    )
     .map(([path]) => path)
     .sort();
 }

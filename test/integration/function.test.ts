@@ -8,6 +8,7 @@ import { startLocalHost, type LocalHostProcess } from '../../local/host-process'
 import { createInvokeDeviceMethodHandler } from '../../src/functions/invokeDeviceMethod';
 import { createIotHubClient } from '../../src/lib/iothub-client';
 import { readIotHubSettings } from '../../src/lib/settings';
+import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { connectDevice, echo, serviceClient, startTestEmulator } from '../helpers/emulator';
 
 interface ErrorBody {
@@ -95,6 +96,20 @@ describe('invokeDeviceMethod over HTTP through the local Functions host', () => 
     expect(body.payload.message).toMatch(/whole number of seconds from 1 to 3600/);
   });
 
+  it('gets an immediate 404 from the simulator for a method it does not define, naming the ones it does', async () => {
+    const response = await post(
+      'devices/sim-device-01/methods/Reboot',
+      JSON.stringify({ payload: {}, responseTimeoutInSeconds: 30 }),
+    );
+    // Without an answer the call would end in 504 after the 30 s response timeout.
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { status: number; payload: { message: string } };
+    expect(body.status).toBe(404);
+    expect(body.payload.message).toBe(
+      'Direct method Reboot not defined. This device supports: SetTelemetryInterval.',
+    );
+  });
+
   it('sends a null payload when there is no body', async () => {
     const response = await post('devices/echo-01/methods/echo');
     expect(await response.json()).toEqual({ status: 200, payload: null });
@@ -180,6 +195,37 @@ describe('invokeDeviceMethod over HTTP through the local Functions host', () => 
   it('serves only POST on the function route, and nothing outside it', async () => {
     expect((await fetch(`${host.baseUrl}/api/devices/echo-01/methods/echo`)).status).toBe(404);
     expect((await post('devices/echo-01/methods')).status).toBe(404);
+  });
+  it('leaves $Default free: the telemetry function reads with `functions` while another reader uses $Default', async () => {
+    // The function logs the simulator's telemetry: it holds its partitions (with an owner level) in `functions`.
+    await host.waitForLog(/\[deviceTelemetry\] Telemetry device=sim-device-01 /);
+    const reader = new EventHubConsumerClient('$Default', emulator.info.eventHubConnectionString);
+    const errors: string[] = [];
+    try {
+      const deviceId = await new Promise<unknown>((resolve) => {
+        const subscription = reader.subscribe(
+          {
+            processEvents: (events) => {
+              const first = events[0];
+              if (first)
+                void subscription.close().then(() => {
+                  resolve(first.systemProperties?.['iothub-connection-device-id']);
+                });
+              return Promise.resolve();
+            },
+            processError: (error) => {
+              errors.push(error.message);
+              return Promise.resolve();
+            },
+          },
+          { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
+        );
+      });
+      expect(deviceId).toBe('sim-device-01');
+      expect(errors).toEqual([]);
+    } finally {
+      await reader.close();
+    }
   });
 });
 
