@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import { SimulatedDevice } from '../device-sim/simulated-device';
 import { startEmulator } from '../emulator/api';
-import { FunctionsHost } from '../local/functions-host';
+import { FunctionsHost } from '../local/host/functions-host';
 import { createIotHubClient } from '../src/lib/iothub-client';
 import { readIotHubSettings } from '../src/lib/settings';
 import { bareMqttRoundTrips } from './bare-mqtt';

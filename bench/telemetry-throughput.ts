@@ -6,11 +6,11 @@ import { Mqtt } from 'azure-iot-device-mqtt';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startEmulator, type RunningEmulator } from '../emulator/api';
 import { loadOrCreateTlsMaterial } from '../emulator/certificates';
-import { parseEventHubsOptions } from '../local/eventhub-options';
+import { parseEventHubsOptions } from '../local/eventhub/eventhub-options';
 import { emulatorHostSettings } from '../local/emulator-settings';
-import { FunctionsHost } from '../local/functions-host';
-import { readHostConfig } from '../local/host-config';
-import { createSasToken } from '../emulator/sas';
+import { FunctionsHost } from '../local/host/functions-host';
+import { readHostConfig } from '../local/host/host-config';
+import { createSasToken } from '../emulator/hub/auth/sas';
 
 /**
  * Telemetry throughput, all in one run:

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { EMULATOR_DEFAULTS, type EmulatorOptions } from './emulator';
-import { DEVICE_ID_RULE, isValidDeviceId, isValidHubName } from './identifiers';
+import { DEVICE_ID_RULE, isValidDeviceId, isValidHubName } from './hub/identifiers';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';

@@ -1,17 +1,17 @@
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadOrCreateTlsMaterial, type TlsMaterial } from './certificates';
-import { isValidHubName } from './identifiers';
-import { JsonFile } from './json-file';
+import { isValidHubName } from './hub/identifiers';
+import { JsonFile } from '../devkit/json-file';
 import { consoleLogger, type Logger } from './log';
-import { MethodDispatcher } from './methods';
-import { MqttFront } from './mqtt/front';
-import { ensureBuiltInPolicies, type SharedAccessPolicy } from './policies';
-import { DeviceRegistry, type DeviceRecord } from './registry';
-import { RestFront } from './rest/server';
-import { AmqpFront } from './amqp/front';
-import { EventStore } from './event-log/event-store';
-import { DEFAULT_PENDING_LIMITS } from './net/pending-connections';
+import { MethodDispatcher } from './hub/methods/method-dispatcher';
+import { MqttFront } from './transports/mqtt/mqtt-front';
+import { ensureBuiltInPolicies, type SharedAccessPolicy } from './hub/policies';
+import { DeviceRegistry, type DeviceRecord } from './hub/registry';
+import { RestFront } from './transports/https/https-front';
+import { AmqpFront } from './transports/amqp/event-hub-endpoint';
+import { EventStore } from './hub/telemetry/event-store';
+import { DEFAULT_PENDING_LIMITS } from './transports/shared/pending-connections';
 
 export interface EmulatorOptions {
   /** Hub name; the host name is `<hubName>.azure-devices.net`, as in Azure. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { EmulatorInfo } from '../emulator/emulator';
-import { CHECKPOINT_DIR_SETTING } from './eventhub-triggers';
+import { CHECKPOINT_DIR_SETTING } from './eventhub/eventhub-triggers';
 
 /** The app settings that point this app's functions at a running emulator (as local.settings.json holds them). */
 export function emulatorAppSettings(info: EmulatorInfo): Record<string, string> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { EventHubConsumerClient, earliestEventPosition, latestEventPosition } from '@azure/event-hubs';
-import { loadLocalSettings } from './settings';
+import { loadLocalSettings } from './host/settings';
 
 const USAGE = `Usage: npm run monitor-events -- [options]
 

@@ -7,7 +7,7 @@ import { readPort, UsageError } from '../emulator/config';
 import { simulatedDeviceIds } from '../device-sim/fleet';
 import { SimulatedDevice } from '../device-sim/simulated-device';
 import { emulatorAppSettings, emulatorHostSettings } from './emulator-settings';
-import { FunctionsHost } from './functions-host';
+import { FunctionsHost } from './host/functions-host';
 
 const PROJECT_DIR = join(__dirname, '..', '..');
 

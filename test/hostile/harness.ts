@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Client as DeviceClient } from 'azure-iot-device';
 import type { RunningEmulator, StartEmulatorOptions } from '../../emulator/api';
-import { createSasToken } from '../../emulator/sas';
+import { createSasToken } from '../../emulator/hub/auth/sas';
 import { emulatorHostSettings } from '../../local/emulator-settings';
-import { startLocalHost, type LocalHostProcess } from '../../local/host-process';
+import { startLocalHost, type LocalHostProcess } from '../../local/host/host-process';
 import { connectDevice, echo, policyKey, startTestEmulator } from '../helpers/emulator';
 import { deviceKey, inAnHour } from '../helpers/raw-clients';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Message } from 'rhea';
 import type { RunningEmulator } from '../../emulator/api';
-import { createSasToken } from '../../emulator/sas';
+import { createSasToken } from '../../emulator/hub/auth/sas';
 import { policyKey, startTestEmulator } from '../helpers/emulator';
 import { inAnHour } from '../helpers/raw-clients';
 import { RawAmqpClient } from '../helpers/raw-amqp';

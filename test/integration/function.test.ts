@@ -4,7 +4,7 @@ import type { Client as DeviceClient } from 'azure-iot-device';
 import { SimulatedDevice } from '../../device-sim/simulated-device';
 import type { RunningEmulator } from '../../emulator/api';
 import { emulatorHostSettings } from '../../local/emulator-settings';
-import { startLocalHost, type LocalHostProcess } from '../../local/host-process';
+import { startLocalHost, type LocalHostProcess } from '../../local/host/host-process';
 import { createInvokeDeviceMethodHandler } from '../../src/functions/invokeDeviceMethod';
 import { createIotHubClient } from '../../src/lib/iothub-client';
 import { readIotHubSettings } from '../../src/lib/settings';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Message, type Client as DeviceClient } from 'azure-iot-device';
 import { randomReading, telemetryMessage } from '../../device-sim/telemetry';
 import type { RunningEmulator } from '../../emulator/api';
-import { startLocalHost, type LocalHostProcess } from '../../local/host-process';
+import { startLocalHost, type LocalHostProcess } from '../../local/host/host-process';
 import { connectDevice, makeTempDir, policyKey, startTestEmulator } from '../helpers/emulator';
 
 const FIXTURE_APP = join(__dirname, '..', 'fixtures', 'eventhub-app');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Client as DeviceClient } from 'azure-iot-device';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import type { RunningEmulator } from '../../emulator/api';
-import { createSasToken } from '../../emulator/sas';
+import { createSasToken } from '../../emulator/hub/auth/sas';
 import {
   connectDevice,
   echo,

@@ -1,8 +1,12 @@
 import { read_frame } from 'rhea/lib/frames.js';
 import * as rheaFrames from 'rhea/lib/frames.js';
-import { AmqpFrameGuard, MAX_FRAME_BYTES, type FrameViolation } from '../../emulator/amqp/frame-guard';
-import { PacketSizeGuard } from '../../emulator/mqtt/packet-size-guard';
-import { parseTokenScope, scopeCovers, tokenGrants } from '../../emulator/auth/token-scope';
+import {
+  AmqpFrameGuard,
+  MAX_FRAME_BYTES,
+  type FrameViolation,
+} from '../../emulator/transports/amqp/frame-guard';
+import { PacketSizeGuard } from '../../emulator/transports/mqtt/packet-size-guard';
+import { parseTokenScope, scopeCovers, tokenGrants } from '../../emulator/hub/auth/token-scope';
 import { jsonDepth } from '../../src/lib/json-depth';
 
 describe('token scope (sr as path segments)', () => {

@@ -1,0 +1,143 @@
+import { METHOD_PAYLOAD_MAX_BYTES } from '../../../src/lib/iothub-rules';
+import { hubErrors } from '../errors';
+import type { MqttFront } from '../../transports/mqtt/mqtt-front';
+
+export interface MethodInvocation {
+  readonly methodName: string;
+  readonly payload: unknown;
+  readonly responseTimeoutInSeconds: number;
+  readonly connectTimeoutInSeconds: number;
+}
+
+export interface MethodResult {
+  readonly status: number;
+  readonly payload: unknown;
+}
+
+interface PendingCall {
+  readonly deviceId: string;
+  readonly resolve: (result: MethodResult) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface ConnectWaiter {
+  readonly resolve: () => void;
+}
+
+/**
+ * Direct methods as IoT Hub runs them: wait up to connectTimeout for the device to be online and subscribed,
+ * send the request with a fresh `$rid`, and wait up to responseTimeout for the answer with that `$rid`.
+ * A device that disconnects fails its pending calls at once.
+ */
+export class MethodDispatcher {
+  private readonly pending = new Map<string, PendingCall>();
+  private readonly connectWaiters = new Map<string, Set<ConnectWaiter>>();
+  private nextRequestId = 1;
+
+  constructor(private readonly front: MqttFront) {
+    front.on('method-response', (deviceId, requestId, status, payload) => {
+      this.onResponse(deviceId, requestId, status, payload);
+    });
+    front.on('methods-ready', (deviceId) => {
+      const waiters = this.connectWaiters.get(deviceId);
+      if (!waiters) return;
+      this.connectWaiters.delete(deviceId);
+      for (const waiter of waiters) waiter.resolve();
+    });
+    front.on('disconnected', (deviceId) => {
+      for (const [requestId, call] of this.pending) {
+        if (call.deviceId !== deviceId) continue;
+        this.settle(requestId);
+        call.reject(hubErrors.deviceNotOnline('The device disconnected before it answered the method call.'));
+      }
+    });
+  }
+
+  async invoke(deviceId: string, invocation: MethodInvocation): Promise<MethodResult> {
+    if (!this.front.acceptsMethods(deviceId)) {
+      if (invocation.connectTimeoutInSeconds === 0) throw hubErrors.deviceNotOnline();
+      const online = await this.waitForDevice(deviceId, invocation.connectTimeoutInSeconds * 1000);
+      if (!online) throw hubErrors.deviceNotOnline();
+    }
+    const requestId = (this.nextRequestId++).toString(16);
+    const body = Buffer.from(JSON.stringify(invocation.payload ?? null));
+    return new Promise<MethodResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.settle(requestId);
+        reject(hubErrors.gatewayTimeout());
+      }, invocation.responseTimeoutInSeconds * 1000);
+      this.pending.set(requestId, { deviceId, resolve, reject, timer });
+      if (!this.front.sendMethodRequest(deviceId, invocation.methodName, requestId, body)) {
+        this.settle(requestId);
+        reject(hubErrors.deviceNotOnline());
+      }
+    });
+  }
+
+  /** Fails every waiting call; used when the emulator stops. */
+  cancelAll(): void {
+    for (const [requestId, call] of this.pending) {
+      this.settle(requestId);
+      call.reject(hubErrors.deviceNotOnline('The emulator is shutting down.'));
+    }
+    for (const waiters of this.connectWaiters.values()) for (const waiter of waiters) waiter.resolve();
+    this.connectWaiters.clear();
+  }
+
+  private waitForDevice(deviceId: string, timeoutMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      let waiters = this.connectWaiters.get(deviceId);
+      if (!waiters) {
+        waiters = new Set();
+        this.connectWaiters.set(deviceId, waiters);
+      }
+      const set = waiters;
+      const waiter: ConnectWaiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(this.front.acceptsMethods(deviceId));
+        },
+      };
+      const timer = setTimeout(() => {
+        set.delete(waiter);
+        if (set.size === 0 && this.connectWaiters.get(deviceId) === set) this.connectWaiters.delete(deviceId);
+        resolve(false);
+      }, timeoutMs);
+      set.add(waiter);
+    });
+  }
+
+  private onResponse(deviceId: string, requestId: string, status: number, payload: Buffer): void {
+    const call = this.pending.get(requestId);
+    if (call?.deviceId !== deviceId) return; // unknown, late, or another device's $rid: ignore as IoT Hub does
+    this.settle(requestId);
+    if (payload.length > METHOD_PAYLOAD_MAX_BYTES) {
+      call.reject(
+        hubErrors.badDeviceResponse(
+          `The device answered with ${payload.length} bytes; direct method responses are limited to ${METHOD_PAYLOAD_MAX_BYTES} bytes (128 KB).`,
+        ),
+      );
+      return;
+    }
+    call.resolve({ status, payload: parseResponsePayload(payload) });
+  }
+
+  private settle(requestId: string): void {
+    const call = this.pending.get(requestId);
+    if (!call) return;
+    clearTimeout(call.timer);
+    this.pending.delete(requestId);
+  }
+}
+
+/** Devices answer with JSON; an empty answer is null, anything else that is not JSON is kept as a string. */
+function parseResponsePayload(payload: Buffer): unknown {
+  if (payload.length === 0) return null;
+  const text = payload.toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,133 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withDeviceEnvFile } from '../../../../device-sim/device-env-file';
+import { parseDeviceSimArgs } from '../../../../device-sim/config';
+import { simulatedDeviceIds } from '../../../../device-sim/fleet';
+import { parseEmulatorArgs } from '../../../../emulator/config';
+
+describe('emulator flags and environment', () => {
+  it('reads flags before environment variables before defaults', () => {
+    const command = parseEmulatorArgs(['--mqtt-port', '0', '--device', 'a,b', '--device', 'c'], {
+      IOTHUB_EMULATOR_HTTPS_PORT: '9443',
+      IOTHUB_EMULATOR_MQTT_PORT: '1',
+    });
+    expect(command).toMatchObject({
+      help: false,
+      options: { mqttPort: 0, httpsPort: 9443, devices: ['a', 'b', 'c'], hubName: 'local-iothub' },
+    });
+  });
+
+  it('reads the Event Hub-compatible endpoint options', () => {
+    const command = parseEmulatorArgs(
+      [
+        '--amqp-port',
+        '0',
+        '--partitions',
+        '8',
+        '--consumer-group',
+        'functions,alerts',
+        '--retention-hours',
+        '2',
+      ],
+      { IOTHUB_EMULATOR_AMQPS_PORT: '5671', IOTHUB_EMULATOR_MAX_PARTITION_MB: '64' },
+    );
+    expect(command).toMatchObject({
+      help: false,
+      options: {
+        amqpPort: 0,
+        amqpsPort: 5671,
+        partitionCount: 8,
+        consumerGroups: ['functions', 'alerts'],
+        retentionHours: 2,
+        maxPartitionMiB: 64,
+      },
+    });
+    const defaults = parseEmulatorArgs([], {});
+    expect(defaults).toMatchObject({
+      options: {
+        amqpPort: 5672,
+        partitionCount: 4,
+        consumerGroups: [],
+        retentionHours: 24,
+        maxPartitionMiB: 256,
+      },
+    });
+    expect(defaults.help ? undefined : defaults.options.amqpsPort).toBeUndefined();
+  });
+
+  it.each([
+    [['--amqp-port', '-1'], /--amqp-port/],
+    [['--partitions', '33'], /--partitions .* from 1 to 32/],
+    [['--partitions', '0'], /--partitions/],
+    [['--retention-hours', '169'], /--retention-hours .* from 1 to 168/],
+    [['--consumer-group', 'bad group'], /--consumer-group/],
+    [['--consumer-group', '-x'], /--consumer-group/],
+    [['--max-partition-mb', '1.5'], /--max-partition-mb/],
+    [['--mqtt-port', '70000'], /--mqtt-port/],
+    [['--https-port', 'abc'], /--https-port/],
+    [['--hub-name', '-bad-'], /--hub-name/],
+    [['--device', 'bad id'], /--device/],
+    [['--unknown'], /Unknown option/],
+  ])('refuses %j with a message naming the flag', (argv, message) => {
+    expect(() => parseEmulatorArgs(argv, {})).toThrow(message);
+  });
+});
+
+describe('device simulator flags and environment', () => {
+  const cs = `HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey=${Buffer.alloc(32).toString('base64')}`;
+
+  it('takes the connection string from the flag or the environment', () => {
+    expect(parseDeviceSimArgs([], { IOTHUB_DEVICE_CONNECTION_STRING: cs })).toMatchObject({
+      kind: 'run',
+      connectionString: cs,
+      intervalSeconds: 1,
+    });
+    expect(parseDeviceSimArgs(['--connection-string', cs, '--interval', '5'], {})).toMatchObject({
+      intervalSeconds: 5,
+    });
+  });
+
+  it('refuses bad values with a message that says what to do', () => {
+    expect(() => parseDeviceSimArgs([], {})).toThrow(/--connection-string/);
+    expect(() => parseDeviceSimArgs(['--connection-string', 'HostName=h'], {})).toThrow(
+      /DeviceId, SharedAccessKey/,
+    );
+    expect(() => parseDeviceSimArgs(['--connection-string', cs, '--interval', '0'], {})).toThrow(
+      /--interval/,
+    );
+    expect(() => parseDeviceSimArgs(['--devices', '3'], {})).toThrow(/IOTHUB_SERVICE_CONNECTION_STRING/);
+    expect(() => parseDeviceSimArgs(['--devices', '0'], { IOTHUB_SERVICE_CONNECTION_STRING: 'x' })).toThrow(
+      /--devices/,
+    );
+  });
+
+  it('names simulated devices so that they sort', () => {
+    expect(simulatedDeviceIds(3)).toEqual(['sim-device-01', 'sim-device-02', 'sim-device-03']);
+    expect(simulatedDeviceIds(100)[99]).toBe('sim-device-100');
+    expect(simulatedDeviceIds(100)[0]).toBe('sim-device-001');
+  });
+});
+
+describe('device.env (written by azd up)', () => {
+  it('supplies settings the environment lacks, and the environment wins', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'device-env-'));
+    const file = join(dir, 'device.env');
+    writeFileSync(
+      file,
+      '# written by postprovision\nIOTHUB_DEVICE_CONNECTION_STRING="HostName=h;DeviceId=d;SharedAccessKey=k="\nOTHER=1\n',
+    );
+    try {
+      expect(withDeviceEnvFile({ IOTHUB_DEVICE_ENV_FILE: file })).toMatchObject({
+        IOTHUB_DEVICE_CONNECTION_STRING: 'HostName=h;DeviceId=d;SharedAccessKey=k=',
+        OTHER: '1',
+      });
+      expect(withDeviceEnvFile({ IOTHUB_DEVICE_ENV_FILE: file, OTHER: 'env' }).OTHER).toBe('env');
+      expect(withDeviceEnvFile({ IOTHUB_DEVICE_ENV_FILE: join(dir, 'missing.env') })).toEqual({
+        IOTHUB_DEVICE_ENV_FILE: join(dir, 'missing.env'),
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
