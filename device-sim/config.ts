@@ -1,10 +1,8 @@
-import { parseArgs } from 'node:util';
+import { parseCommandLine, UsageError } from '../devkit/cli';
 import { parseConnectionString } from '../src/lib/connection-string';
 import { MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from './interval';
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError } from '../devkit/cli';
 
 export const DEVICE_SIM_USAGE = `Usage: npm run device -- [options]
 
@@ -40,25 +38,15 @@ export type DeviceSimCommand =
 const MAX_DEVICES = 10_000;
 
 export function parseDeviceSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv): DeviceSimCommand {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'connection-string': { type: 'string' },
-        devices: { type: 'string' },
-        gateway: { type: 'string' },
-        interval: { type: 'string' },
-        ca: { type: 'string' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\nRun with --help for the options.`);
-  }
+  const values = parseCommandLine(argv, {
+    'connection-string': { type: 'string' },
+    devices: { type: 'string' },
+    gateway: { type: 'string' },
+    interval: { type: 'string' },
+    ca: { type: 'string' },
+    quiet: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return { kind: 'help' };
 
   const intervalText = values.interval ?? '1';

@@ -1,5 +1,5 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { forkUntilReady, type ChildHandle } from '../devkit/child-process';
 import type { EmulatorInfo, EmulatorStats } from './emulator';
 import { OPTIONS_ENV, type ChildMessage, type ParentMessage, type SerializableEmulatorOptions } from './ipc';
 
@@ -32,117 +32,88 @@ const CLI_PATH = __filename.endsWith('.ts')
   ? join(__dirname, '..', 'dist', 'emulator', 'cli.js')
   : join(__dirname, 'cli.js');
 
+type Ready = Extract<ChildMessage, { type: 'ready' }>;
+
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator> {
   const { output = 'pipe', ...emulatorOptions } = options;
-  const child = fork(CLI_PATH, [], {
-    env: { ...process.env, [OPTIONS_ENV]: JSON.stringify(emulatorOptions) },
-    stdio: output === 'inherit' ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  let logs = '';
-  const logListeners = new Set<() => void>();
-  const onOutput = (chunk: Buffer) => {
-    logs += chunk.toString();
-    for (const listener of logListeners) listener();
-  };
-  child.stdout?.on('data', onOutput);
-  child.stderr?.on('data', onOutput);
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      resolve();
-    }),
+  const { child, ready } = await forkUntilReady<ChildMessage, Ready>(
+    CLI_PATH,
+    { name: 'The emulator', output, env: { ...process.env, [OPTIONS_ENV]: JSON.stringify(emulatorOptions) } },
+    (message) =>
+      message.type === 'ready' ? message : message.type === 'failed' ? new Error(message.error) : undefined,
   );
+  return new EmulatorProcess(child, ready.info, ready.deviceConnectionStrings);
+}
 
-  const ready = await new Promise<Extract<ChildMessage, { type: 'ready' }>>((resolve, reject) => {
-    const onMessage = (message: ChildMessage) => {
-      if (message.type === 'ready') resolve(message);
-      else if (message.type === 'failed') reject(new Error(message.error));
-    };
-    child.on('message', onMessage);
-    child.once('exit', (code) => {
-      reject(new Error(`The emulator exited with code ${code ?? '?'} before it was ready.\n${logs}`));
-    });
-  });
-  const waitForLog = (pattern: RegExp, timeoutMs = 10_000) =>
-    new Promise<string>((resolve, reject) => {
-      const check = () => {
-        if (!pattern.test(logs)) return;
-        done();
-        resolve(logs);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`No emulator log line matched ${String(pattern)} within ${timeoutMs} ms.\n${logs}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        logListeners.delete(check);
-      };
-      logListeners.add(check);
-      check();
-    });
-  return new EmulatorProcess(
-    child,
-    ready.info,
-    ready.deviceConnectionStrings,
-    exited,
-    () => logs,
-    waitForLog,
-  );
+/** Requests to the child, answered by request id. */
+class PendingRequests<T> {
+  private readonly waiting = new Map<
+    number,
+    { resolve: (value: T) => void; reject: (error: Error) => void }
+  >();
+
+  add(requestId: number, resolve: (value: T) => void, reject: (error: Error) => void): void {
+    this.waiting.set(requestId, { resolve, reject });
+  }
+
+  settle(requestId: number, outcome: { value: T } | { error: Error }): void {
+    const waiter = this.waiting.get(requestId);
+    this.waiting.delete(requestId);
+    if ('value' in outcome) waiter?.resolve(outcome.value);
+    else waiter?.reject(outcome.error);
+  }
+
+  rejectAll(error: Error): void {
+    for (const waiter of this.waiting.values()) waiter.reject(error);
+    this.waiting.clear();
+  }
 }
 
 class EmulatorProcess implements RunningEmulator {
   private nextRequestId = 1;
-  private readonly waiting = new Map<
-    number,
-    { resolve: (v: Record<string, string>) => void; reject: (e: Error) => void }
-  >();
-  private readonly waitingStats = new Map<
-    number,
-    { resolve: (v: EmulatorStats) => void; reject: (e: Error) => void }
-  >();
+  private stopping = false;
+  private readonly devices = new PendingRequests<Record<string, string>>();
+  private readonly statsRequests = new PendingRequests<EmulatorStats>();
 
   constructor(
-    private readonly child: ChildProcess,
+    private readonly child: ChildHandle<ChildMessage>,
     readonly info: EmulatorInfo,
     private readonly connectionStrings: Record<string, string>,
-    private readonly exited: Promise<void>,
-    readonly logs: () => string,
-    readonly waitForLog: (pattern: RegExp, timeoutMs?: number) => Promise<string>,
   ) {
-    child.on('message', (message: ChildMessage) => {
+    child.onMessage((message) => {
       if (message.type === 'stats') {
-        this.waitingStats.get(message.requestId)?.resolve(message.stats);
-        this.waitingStats.delete(message.requestId);
-        return;
-      }
-      if (message.type !== 'devices') return;
-      const waiter = this.waiting.get(message.requestId);
-      this.waiting.delete(message.requestId);
-      if (message.error !== undefined || !message.deviceConnectionStrings)
-        waiter?.reject(new Error(message.error));
-      else {
-        Object.assign(this.connectionStrings, message.deviceConnectionStrings);
-        waiter?.resolve(message.deviceConnectionStrings);
+        this.statsRequests.settle(message.requestId, { value: message.stats });
+      } else if (message.type === 'devices') {
+        if (message.error !== undefined || !message.deviceConnectionStrings) {
+          this.devices.settle(message.requestId, { error: new Error(message.error) });
+        } else {
+          Object.assign(this.connectionStrings, message.deviceConnectionStrings);
+          this.devices.settle(message.requestId, { value: message.deviceConnectionStrings });
+        }
       }
     });
-    child.once('exit', (code, signal) => {
-      for (const waiter of [...this.waiting.values(), ...this.waitingStats.values()]) {
-        waiter.reject(new Error('The emulator exited.'));
-      }
-      this.waiting.clear();
-      this.waitingStats.clear();
+    void child.exited.then(({ code, signal }) => {
+      const exited = new Error('The emulator exited.');
+      this.devices.rejectAll(exited);
+      this.statsRequests.rejectAll(exited);
       if (!this.stopping) {
         console.error(
-          `The IoT Hub emulator (pid ${child.pid ?? '?'}) exited unexpectedly (code ${code ?? '-'}, signal ${signal ?? '-'}).\n${logs().slice(-2000)}`,
+          `The IoT Hub emulator (pid ${child.pid}) exited unexpectedly (code ${code ?? '-'}, signal ${signal ?? '-'}).\n${child.logs().slice(-2000)}`,
         );
       }
     });
   }
 
-  private stopping = false;
-
   get pid(): number {
-    return this.child.pid ?? -1;
+    return this.child.pid;
+  }
+
+  logs(): string {
+    return this.child.logs();
+  }
+
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string> {
+    return this.child.waitForLog(pattern, timeoutMs);
   }
 
   deviceConnectionString(deviceId: string): string {
@@ -154,32 +125,33 @@ class EmulatorProcess implements RunningEmulator {
   ensureDevices(deviceIds: readonly string[]): Promise<Record<string, string>> {
     const requestId = this.nextRequestId++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(requestId, { resolve, reject });
-      this.send({ type: 'ensure-devices', requestId, deviceIds: [...deviceIds] });
+      this.devices.add(requestId, resolve, reject);
+      this.send({ type: 'ensure-devices', requestId, deviceIds: [...deviceIds] }, (error) => {
+        this.devices.settle(requestId, { error });
+      });
     });
   }
 
   stats(): Promise<EmulatorStats> {
     const requestId = this.nextRequestId++;
     return new Promise((resolve, reject) => {
-      this.waitingStats.set(requestId, { resolve, reject });
-      this.send({ type: 'stats', requestId });
+      this.statsRequests.add(requestId, resolve, reject);
+      this.send({ type: 'stats', requestId }, (error) => {
+        this.statsRequests.settle(requestId, { error });
+      });
     });
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.child.exitCode === null && this.child.signalCode === null) {
+    if (this.child.running) {
       if (this.child.connected) this.send({ type: 'stop' });
       else this.child.kill('SIGTERM');
     }
-    await this.exited;
+    await this.child.exited;
   }
 
-  private send(message: ParentMessage): void {
-    // With a callback, a channel that just closed (the child stopping on its own, e.g. on Ctrl+C) is not an error event.
-    this.child.send(message, (error) => {
-      if (error && message.type === 'ensure-devices') this.waiting.get(message.requestId)?.reject(error);
-    });
+  private send(message: ParentMessage, onError?: (error: Error) => void): void {
+    this.child.send(message, onError);
   }
 }

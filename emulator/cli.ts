@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+import { UsageError } from '../devkit/cli';
+import { emulatorUsage, parseEmulatorArgs } from './config/options';
 import { Emulator, type EmulatorOptions } from './emulator';
-import { EMULATOR_USAGE, parseEmulatorArgs, UsageError } from './config';
 import { OPTIONS_ENV, type ChildMessage, type ParentMessage, type SerializableEmulatorOptions } from './ipc';
 
 /**
@@ -15,17 +16,15 @@ async function main(): Promise<void> {
   } else {
     const command = parseEmulatorArgs(process.argv.slice(2), process.env);
     if (command.help) {
-      console.log(EMULATOR_USAGE);
+      console.log(emulatorUsage());
       return;
     }
     options = command.options;
   }
 
   const emulator = await Emulator.start(options);
-  const connectionStrings = () =>
-    Object.fromEntries(
-      emulator.registry.records().map((d) => [d.deviceId, emulator.deviceConnectionString(d.deviceId)]),
-    );
+  const connectionStrings = (deviceIds: readonly string[]) =>
+    Object.fromEntries(deviceIds.map((id) => [id, emulator.deviceConnectionString(id)]));
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -40,28 +39,34 @@ async function main(): Promise<void> {
   if (forked) {
     const send = (message: ChildMessage) => process.send?.(message);
     process.on('message', (message: ParentMessage) => {
-      if (message.type === 'stop') {
-        void stop();
-      } else if (message.type === 'stats') {
-        void emulator.stats().then((stats) => {
-          send({ type: 'stats', requestId: message.requestId, stats });
-        });
-      } else {
-        emulator
-          .ensureDevices(message.deviceIds)
-          .then(() => {
-            const all = connectionStrings();
-            const wanted = Object.fromEntries(message.deviceIds.map((id) => [id, all[id] ?? '']));
-            send({ type: 'devices', requestId: message.requestId, deviceConnectionStrings: wanted });
-          })
-          .catch((error: unknown) => {
-            send({ type: 'devices', requestId: message.requestId, error: (error as Error).message });
+      switch (message.type) {
+        case 'stop':
+          void stop();
+          return;
+        case 'stats':
+          void emulator.stats().then((stats) => {
+            send({ type: 'stats', requestId: message.requestId, stats });
           });
+          return;
+        case 'ensure-devices':
+          emulator.hub
+            .ensureDevices(message.deviceIds)
+            .then(() => {
+              send({
+                type: 'devices',
+                requestId: message.requestId,
+                deviceConnectionStrings: connectionStrings(message.deviceIds),
+              });
+            })
+            .catch((error: unknown) => {
+              send({ type: 'devices', requestId: message.requestId, error: (error as Error).message });
+            });
       }
     });
     // A parent that dies must not leave the emulator running.
     process.once('disconnect', () => void stop());
-    send({ type: 'ready', info: emulator.info, deviceConnectionStrings: connectionStrings() });
+    const all = emulator.hub.registry.records().map((record) => record.deviceId);
+    send({ type: 'ready', info: emulator.info, deviceConnectionStrings: connectionStrings(all) });
     return;
   }
   printBanner(emulator, options.devices ?? []);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
 import { EventHubConsumerClient, earliestEventPosition, latestEventPosition } from '@azure/event-hubs';
+import { parseCommandLine } from '../devkit/cli';
 import { loadLocalSettings } from './host/settings';
 
 const USAGE = `Usage: npm run monitor-events -- [options]
@@ -18,15 +18,12 @@ Options:
   --help                    show this help`;
 
 function main(): void {
-  const { values } = parseArgs({
-    strict: true,
-    options: {
-      'connection-string': { type: 'string' },
-      'consumer-group': { type: 'string' },
-      device: { type: 'string' },
-      'from-start': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const values = parseCommandLine(process.argv.slice(2), {
+    'connection-string': { type: 'string' },
+    'consumer-group': { type: 'string' },
+    device: { type: 'string' },
+    'from-start': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     console.log(USAGE);

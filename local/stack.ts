@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startEmulator, type RunningEmulator } from '../emulator/api';
-import { readPort, UsageError } from '../emulator/config';
+import { parseCommandLine, readInteger, readPort, UsageError } from '../devkit/cli';
+import { EMULATOR_DEFAULTS } from '../emulator/config/options';
 import { simulatedDeviceIds } from '../device-sim/fleet';
 import { SimulatedDevice } from '../device-sim/simulated-device';
 import { emulatorAppSettings, emulatorHostSettings } from './emulator-settings';
@@ -18,46 +18,38 @@ Runs the whole system on this machine: the IoT Hub emulator, the functions on a 
 Options:
   --devices <n>        simulated devices sim-device-01..n (default 1)
   --port <port>        functions host port (default 7071)
-  --mqtt-port <port>   emulator MQTT/TLS port (default 8883)
-  --https-port <port>  emulator HTTPS port (default 8443)
-  --amqp-port <port>   emulator Event Hub-compatible endpoint, AMQP (default 5672)
+  --mqtt-port <port>   emulator MQTT/TLS port (default ${EMULATOR_DEFAULTS.mqttPort})
+  --https-port <port>  emulator HTTPS port (default ${EMULATOR_DEFAULTS.httpsPort})
+  --amqp-port <port>   emulator Event Hub-compatible endpoint, AMQP (default ${EMULATOR_DEFAULTS.amqpPort})
   --interval <s>       initial telemetry interval in seconds (default 1)
   --reset              wipe the emulator's data directory first
   --help               show this help`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    strict: true,
-    options: {
-      devices: { type: 'string' },
-      port: { type: 'string' },
-      'mqtt-port': { type: 'string' },
-      'https-port': { type: 'string' },
-      'amqp-port': { type: 'string' },
-      interval: { type: 'string' },
-      reset: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const values = parseCommandLine(process.argv.slice(2), {
+    devices: { type: 'string' },
+    port: { type: 'string' },
+    'mqtt-port': { type: 'string' },
+    'https-port': { type: 'string' },
+    'amqp-port': { type: 'string' },
+    interval: { type: 'string' },
+    reset: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     console.log(USAGE);
     return;
   }
-  const deviceCount = Number(values.devices ?? '1');
-  if (!Number.isInteger(deviceCount) || deviceCount < 1 || deviceCount > 10_000)
-    throw new UsageError('--devices must be from 1 to 10000.');
-  const interval = Number(values.interval ?? '1');
-  if (!Number.isInteger(interval) || interval < 1 || interval > 3600)
-    throw new UsageError('--interval must be 1..3600 seconds.');
+  const deviceCount = readInteger('--devices', values.devices, 1, 1, 10_000);
+  const interval = readInteger('--interval', values.interval, 1, 1, 3600);
   const deviceIds = simulatedDeviceIds(deviceCount);
 
   const emulator = await startEmulator({
     output: 'inherit',
     devices: deviceIds,
-    mqttPort: readPort('--mqtt-port', values['mqtt-port'], 8883),
-    httpsPort: readPort('--https-port', values['https-port'], 8443),
-    amqpPort: readPort('--amqp-port', values['amqp-port'], 5672),
+    mqttPort: readPort('--mqtt-port', values['mqtt-port'], EMULATOR_DEFAULTS.mqttPort),
+    httpsPort: readPort('--https-port', values['https-port'], EMULATOR_DEFAULTS.httpsPort),
+    amqpPort: readPort('--amqp-port', values['amqp-port'], EMULATOR_DEFAULTS.amqpPort),
     reset: values.reset ?? false,
   });
   const stopEmulator = () => emulator.stop();

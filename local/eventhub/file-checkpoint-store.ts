@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Checkpoint, CheckpointStore, PartitionOwnership } from '@azure/event-hubs';
-import { readJsonFile, withFileLock, writeFileAtomic } from '../../devkit/atomic-file';
+import { readJsonFile, writeFileAtomic } from '../../devkit/json-file';
+import { withFileLock } from './file-lock';
 
 interface OwnershipRecord {
   readonly partitionId: string;
@@ -58,7 +59,7 @@ export class FileCheckpointStore implements CheckpointStore {
     for (const request of partitionOwnership) {
       const path = this.file(request, 'ownership');
       const result = await withFileLock(path, async () => {
-        const current = await readJsonFile(path);
+        const current = await readJsonFile(path, 'an Event Hub checkpoint or partition ownership');
         if (current !== undefined && !isOwnershipRecord(current)) {
           throw new Error(`${path} is not an ownership record; delete it to start over.`);
         }
@@ -152,7 +153,7 @@ export class FileCheckpointStore implements CheckpointStore {
     // Only finished files: temporary files of a write in progress (or of a crash) end in .tmp, locks in .lock.
     for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
       const path = join(folder, name);
-      const value = await readJsonFile(path);
+      const value = await readJsonFile(path, 'an Event Hub checkpoint or partition ownership');
       if (value === undefined) continue;
       if (!isRecord(value))
         throw new Error(`${path} is not a record this store wrote; delete it to start over.`);

@@ -1,27 +1,26 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
+import { parseCommandLine, readPort } from '../../devkit/cli';
 import { FunctionsHost } from './functions-host';
 import { HOST_OVERRIDES_ENV, type HostChildMessage, type HostParentMessage } from './host-ipc';
 
 /** `node dist/local/host/host-cli.js [--port 7071] [--project-dir .]`: the local Functions host alone. */
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { port: { type: 'string' }, 'project-dir': { type: 'string' }, help: { type: 'boolean' } },
-    strict: true,
+  const values = parseCommandLine(process.argv.slice(2), {
+    port: { type: 'string' },
+    'project-dir': { type: 'string' },
+    help: { type: 'boolean' },
   });
   if (values.help) {
     console.log('Usage: node dist/local/host/host-cli.js [--port 7071] [--project-dir .]');
     return;
   }
-  const portText = values.port ?? '7071';
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
-    throw new Error('--port must be a port number (0 = any free port).');
+  const port = readPort('--port', values.port, 7071);
   const overrides = process.env[HOST_OVERRIDES_ENV]
     ? (JSON.parse(process.env[HOST_OVERRIDES_ENV]) as Record<string, string>)
     : {};
   const host = await FunctionsHost.start({
     projectDir: values['project-dir'] ?? process.cwd(),
-    port: Number(portText),
+    port,
     settingsOverrides: overrides,
   });
   const stop = () => {

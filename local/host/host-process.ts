@@ -1,5 +1,5 @@
-import { fork } from 'node:child_process';
 import { join } from 'node:path';
+import { forkUntilReady } from '../../devkit/child-process';
 import { HOST_OVERRIDES_ENV, type HostChildMessage, type HostParentMessage } from './host-ipc';
 
 export interface LocalHostProcess {
@@ -30,62 +30,27 @@ export async function startLocalHost(
   port = 0,
   options: LocalHostOptions = {},
 ): Promise<LocalHostProcess> {
-  const child = fork(CLI_PATH, ['--port', String(port), '--project-dir', options.projectDir ?? PROJECT_DIR], {
-    env: { ...process.env, [HOST_OVERRIDES_ENV]: JSON.stringify(settings) },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  let logs = '';
-  const listeners = new Set<() => void>();
-  const onOutput = (chunk: Buffer) => {
-    logs += chunk.toString();
-    for (const listener of listeners) listener();
-  };
-  child.stdout?.on('data', onOutput);
-  child.stderr?.on('data', onOutput);
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      resolve();
-    }),
+  const { child, ready: readyPort } = await forkUntilReady<HostChildMessage, number>(
+    CLI_PATH,
+    {
+      name: 'The local host',
+      args: ['--port', String(port), '--project-dir', options.projectDir ?? PROJECT_DIR],
+      env: { ...process.env, [HOST_OVERRIDES_ENV]: JSON.stringify(settings) },
+    },
+    (message) => (message.type === 'ready' ? message.port : new Error(message.error)),
   );
-  const readyPort = await new Promise<number>((resolve, reject) => {
-    child.on('message', (message: HostChildMessage) => {
-      if (message.type === 'ready') resolve(message.port);
-      else reject(new Error(message.error));
-    });
-    child.once('exit', (code) => {
-      reject(new Error(`The local host exited with code ${code ?? '?'}.\n${logs}`));
-    });
-  });
-  const waitFor = (condition: (logs: string) => boolean, timeoutMs = 20_000, what = 'the condition') =>
-    new Promise<string>((resolve, reject) => {
-      const check = () => {
-        if (!condition(logs)) return;
-        done();
-        resolve(logs);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`The local host's logs did not show ${what} within ${timeoutMs} ms.\n${logs}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        listeners.delete(check);
-      };
-      listeners.add(check);
-      check();
-    });
   return {
     port: readyPort,
     baseUrl: `http://127.0.0.1:${readyPort}`,
-    logs: () => logs,
-    waitFor,
-    waitForLog: (pattern, timeoutMs) => waitFor((text) => pattern.test(text), timeoutMs, String(pattern)),
+    logs: () => child.logs(),
+    waitFor: (condition, timeoutMs = 20_000, what) => child.waitFor(condition, timeoutMs, what),
+    waitForLog: (pattern, timeoutMs = 20_000) => child.waitForLog(pattern, timeoutMs),
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        if (child.connected) child.send({ type: 'stop' } satisfies HostParentMessage, () => undefined);
+      if (child.running) {
+        if (child.connected) child.send({ type: 'stop' } satisfies HostParentMessage);
         else child.kill('SIGTERM');
       }
-      await exited;
+      await child.exited;
     },
   };
 }

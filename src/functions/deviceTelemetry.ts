@@ -1,15 +1,12 @@
 import { app, type EventHubFunctionOptions, type InvocationContext } from '@azure/functions';
+import { escapeForLog, jsonForLog, safePreview } from '../lib/log-text';
 import {
-  batchBodies,
-  escapeForLog,
-  eventMetadataAt,
-  jsonForLog,
   parseTelemetryEvent,
-  safePreview,
   type EventOrigin,
   type MalformedTelemetry,
   type TelemetryReading,
 } from '../lib/telemetry-event';
+import { batchBodies, eventMetadataAt } from '../lib/trigger-metadata';
 
 /** Longest JSON of application properties in a log line; beyond it the line is cut with `…`. */
 const PROPERTIES_MAX_CHARS = 1000;

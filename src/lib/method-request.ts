@@ -1,24 +1,10 @@
 import { ValidationError } from './errors';
-import {
-  CONNECT_TIMEOUT,
-  DEVICE_ID_RULE,
-  isValidDeviceId,
-  isValidMethodName,
-  METHOD_NAME_RULE,
-  methodPayloadProblem,
-  readTimeoutSeconds,
-  RESPONSE_TIMEOUT,
-  timeoutRule,
-  type SecondsRange,
-} from './iothub-rules';
+import { DEVICE_ID_RULE, isValidDeviceId } from './iothub-rules';
+import { checkMethodInvocation, type MethodInvocation } from './method-invocation';
 
 /** A validated direct-method call, ready for the IoT Hub service client. */
-export interface MethodCall {
+export interface MethodCall extends MethodInvocation {
   readonly deviceId: string;
-  readonly methodName: string;
-  readonly payload: unknown;
-  readonly responseTimeoutInSeconds: number;
-  readonly connectTimeoutInSeconds: number;
 }
 
 const BODY_FIELDS = new Set(['payload', 'responseTimeoutInSeconds', 'connectTimeoutInSeconds']);
@@ -40,14 +26,6 @@ export function parseMethodCall(
       `The device id ${JSON.stringify(deviceId)} is invalid: use ${DEVICE_ID_RULE}.`,
     );
   }
-  const methodName = params.methodName ?? '';
-  if (!isValidMethodName(methodName)) {
-    throw new ValidationError(
-      'InvalidMethodName',
-      'methodName',
-      `The method name ${JSON.stringify(methodName)} is invalid: use ${METHOD_NAME_RULE}.`,
-    );
-  }
   const body = parseBody(bodyText);
   for (const key of Object.keys(body)) {
     if (!BODY_FIELDS.has(key)) {
@@ -58,27 +36,9 @@ export function parseMethodCall(
       );
     }
   }
-  const payload = body.payload ?? null;
-  const problem = methodPayloadProblem(payload);
-  if (problem !== undefined) {
-    const code = problem.kind === 'too-deep' ? 'PayloadTooDeep' : 'PayloadTooLarge';
-    throw new ValidationError(code, 'payload', problem.message);
-  }
-  return {
-    deviceId,
-    methodName,
-    payload,
-    responseTimeoutInSeconds: readSeconds(
-      'responseTimeoutInSeconds',
-      body.responseTimeoutInSeconds,
-      RESPONSE_TIMEOUT,
-    ),
-    connectTimeoutInSeconds: readSeconds(
-      'connectTimeoutInSeconds',
-      body.connectTimeoutInSeconds,
-      CONNECT_TIMEOUT,
-    ),
-  };
+  const check = checkMethodInvocation({ ...body, methodName: params.methodName ?? '' });
+  if (!check.ok) throw new ValidationError(check.problem.code, check.problem.field, check.problem.message);
+  return { deviceId, ...check.invocation };
 }
 
 function parseBody(text: string): Record<string, unknown> {
@@ -101,10 +61,4 @@ function parseBody(text: string): Record<string, unknown> {
     );
   }
   return value as Record<string, unknown>;
-}
-
-function readSeconds(field: string, value: unknown, range: SecondsRange): number {
-  const seconds = readTimeoutSeconds(value, range);
-  if (seconds === undefined) throw new ValidationError('InvalidTimeout', field, timeoutRule(field, range));
-  return seconds;
 }

@@ -1,4 +1,7 @@
-import { redactSecrets } from './redact';
+import { PREVIEW_MAX_CHARS, safePreview } from './log-text';
+import { EMPTY_METADATA, field, matchingKey, type EventMetadata } from './trigger-metadata';
+
+export type { EventMetadata } from './trigger-metadata';
 
 /**
  * Where an event came from, read from the Event Hub trigger's metadata. Every field is optional: the metadata
@@ -44,73 +47,6 @@ export interface MalformedTelemetry extends EventOrigin {
 }
 
 export type TelemetryEvent = TelemetryReading | MalformedTelemetry;
-
-/** The trigger metadata that belongs to one event of a batch, not yet interpreted. */
-export interface EventMetadata {
-  readonly systemProperties: Readonly<Record<string, unknown>>;
-  readonly applicationProperties: Readonly<Record<string, unknown>>;
-  readonly enqueuedTimeUtc: unknown;
-  readonly sequenceNumber: unknown;
-  readonly offset: unknown;
-  readonly partitionId: unknown;
-}
-
-/** Characters of escaped text in a preview; long enough to recognise a body, short enough for one log line. */
-export const PREVIEW_MAX_CHARS = 80;
-
-const EMPTY_METADATA: EventMetadata = {
-  systemProperties: {},
-  applicationProperties: {},
-  enqueuedTimeUtc: undefined,
-  sequenceNumber: undefined,
-  offset: undefined,
-  partitionId: undefined,
-};
-
-/**
- * The events of one invocation. With `cardinality: 'many'` the host passes an array of bodies; a trigger
- * misconfigured as `cardinality: 'one'` passes a single body (and singular metadata such as `systemProperties`),
- * which is then a batch of one, even when that body is itself a JSON array the host already parsed.
- */
-export function batchBodies(messages: unknown, triggerMetadata: unknown): readonly unknown[] {
-  try {
-    if (!Array.isArray(messages)) return [messages];
-    const metadata = asRecord(triggerMetadata);
-    const single =
-      field(metadata, 'systemPropertiesArray') === undefined &&
-      field(metadata, 'systemProperties') !== undefined;
-    return single ? [messages] : (messages as unknown[]);
-  } catch {
-    return [messages];
-  }
-}
-
-/**
- * Picks event `index`'s entries from the trigger's metadata arrays (`systemPropertiesArray`, `propertiesArray`,
- * ...). A missing or short array leaves that event's entry empty. Keys are matched exactly first, then ignoring
- * case: the Node library lower-cases only their first letter, and other hosts may not at all.
- */
-export function eventMetadataAt(triggerMetadata: unknown, index: number, batchSize: number): EventMetadata {
-  try {
-    const metadata = asRecord(triggerMetadata);
-    const entry = (name: string): unknown => {
-      const values = field(metadata, `${name}Array`);
-      if (Array.isArray(values)) return (values as unknown[])[index];
-      // cardinality 'one' sends the singular form; it can only describe a batch of one.
-      return values === undefined && batchSize === 1 ? field(metadata, name) : undefined;
-    };
-    return {
-      systemProperties: asRecord(entry('systemProperties')),
-      applicationProperties: asRecord(entry('properties')),
-      enqueuedTimeUtc: entry('enqueuedTimeUtc'),
-      sequenceNumber: entry('sequenceNumber'),
-      offset: entry('offset'),
-      partitionId: field(asRecord(field(metadata, 'partitionContext')), 'partitionId'),
-    };
-  } catch {
-    return EMPTY_METADATA;
-  }
-}
 
 /**
  * Reads one telemetry event: the body as the trigger delivers it and its metadata. With `dataType: 'string'` the
@@ -249,93 +185,6 @@ function readOrigin(metadata: EventMetadata): EventOrigin {
   };
 }
 
-/**
- * Text safe for one log line: secrets redacted, then escaped as inside a JSON string literal, including the
- * characters JSON leaves alone but terminals and log viewers act on (C1 controls, line separators, bidi overrides).
- * Cut at `maxChars` characters of escaped text, never inside an escape, with `…` when cut.
- */
-export function safePreview(text: string, maxChars: number = PREVIEW_MAX_CHARS): string {
-  // Only the start is shown; redacting a bounded slice keeps huge bodies cheap. The slice is longer than the
-  // preview so that a secret cut at its end is still recognised (and redacted) whole.
-  const slice = text.slice(0, maxChars * 2 + 64);
-  let out = '';
-  for (const char of redactSecrets(slice)) {
-    const escaped = escapeChar(char);
-    if (out.length + escaped.length > maxChars) return `${out}…`;
-    out += escaped;
-  }
-  return slice.length < text.length ? `${out}…` : out;
-}
-
-/** Escaped as `safePreview` does, without the length limit, for values that are short by nature (ids). */
-export function escapeForLog(text: string): string {
-  let out = '';
-  for (const char of text) out += escapeChar(char);
-  return out;
-}
-
-/**
- * JSON of a flat record (application properties) for a log line: string keys and values redacted, and the
- * characters JSON leaves alone (C1 controls, line separators, bidi overrides) escaped as \uXXXX, which keeps it
- * valid JSON because they can only occur inside strings. Cut with `…` beyond `maxChars`.
- */
-export function jsonForLog(record: Readonly<Record<string, unknown>>, maxChars: number): string {
-  let json: string;
-  try {
-    const redacted = Object.entries(record).map(([key, value]) => [
-      redactSecrets(key),
-      typeof value === 'string' ? redactSecrets(value) : value,
-    ]);
-    json = JSON.stringify(Object.fromEntries(redacted));
-  } catch {
-    return '"(not serializable)"';
-  }
-  let out = '';
-  for (const char of json) {
-    out += unsafeEscape(char) ?? char;
-    if (out.length > maxChars) return `${out.slice(0, maxChars)}…`;
-  }
-  return out;
-}
-
-const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
-  '"': '\\"',
-  '\\': '\\\\',
-  '\n': '\\n',
-  '\r': '\\r',
-  '\t': '\\t',
-};
-
-/**
- * Code points escaped as \uXXXX: C0 and C1 controls, soft hyphen and other invisible characters, line and paragraph
- * separators, direction overrides, byte order mark, interlinear annotations and lone surrogates (a `for...of` over
- * a string yields those alone only when they are unpaired).
- */
-const UNSAFE_RANGES: readonly (readonly [number, number])[] = [
-  [0x00, 0x1f],
-  [0x7f, 0x9f],
-  [0xad, 0xad],
-  [0x61c, 0x61c],
-  [0x180e, 0x180e],
-  [0x200b, 0x200f],
-  [0x2028, 0x202e],
-  [0x2060, 0x206f],
-  [0xd800, 0xdfff],
-  [0xfeff, 0xfeff],
-  [0xfff9, 0xfffb],
-];
-
-function escapeChar(char: string): string {
-  return SIMPLE_ESCAPES[char] ?? unsafeEscape(char) ?? char;
-}
-
-function unsafeEscape(char: string): string | undefined {
-  const code = char.codePointAt(0) ?? 0;
-  return UNSAFE_RANGES.some(([low, high]) => code >= low && code <= high)
-    ? `\\u${code.toString(16).padStart(4, '0')}`
-    : undefined;
-}
-
 function shapeOf(value: unknown): BodyShape | 'object' {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
@@ -379,24 +228,6 @@ function stripBom(text: string): string {
   return text.startsWith('\ufeff') ? text.slice(1) : text;
 }
 
-function asRecord(value: unknown): Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : {};
-}
-
-/** The key of `record` equal to `name`, else the first one equal ignoring case. */
-function matchingKey(record: Readonly<Record<string, unknown>>, name: string): string | undefined {
-  if (Object.hasOwn(record, name)) return name;
-  const lower = name.toLowerCase();
-  return Object.keys(record).find((key) => key.toLowerCase() === lower);
-}
-
-function field(record: Readonly<Record<string, unknown>>, name: string): unknown {
-  const key = matchingKey(record, name);
-  return key === undefined ? undefined : record[key];
-}
-
 function firstDefined<T>(
   candidates: readonly unknown[],
   read: (value: unknown) => T | undefined,
@@ -423,12 +254,12 @@ function nonEmptyString(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** Sequence numbers are longs: the host may send a number, a numeric string or (other hosts) a bigint. */
+/** Sequence numbers are longs, which reach the worker as JSON numbers (or digit strings). */
 function wholeNumber(value: unknown): number | undefined {
   const number =
     typeof value === 'number'
       ? value
-      : typeof value === 'bigint' || (typeof value === 'string' && /^\d{1,16}$/.test(value))
+      : typeof value === 'string' && /^\d{1,16}$/.test(value)
         ? Number(value)
         : NaN;
   return Number.isSafeInteger(number) && number >= 0 ? number : undefined;
@@ -444,18 +275,15 @@ function idText(value: unknown): string | undefined {
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/;
 
 /**
- * A time as the host or the hub may write it: an ISO string, a Date or epoch milliseconds. Times before 1970 are
- * treated as absent: .NET writes DateTime.MinValue (year 1) for a time it does not have.
+ * A time as the host or the hub writes it: an ISO string, with or without an offset (the Event Hubs extension
+ * sends a DateTime without one; metadata reaches the worker as JSON, so never as a Date or a number). Times
+ * before 1970 are treated as absent: .NET writes DateTime.MinValue (year 1) for a time it does not have.
  */
 function isoTime(value: unknown): string | undefined {
-  let ms: number;
-  if (value instanceof Date) ms = value.getTime();
-  else if (typeof value === 'number') ms = value;
-  else if (typeof value === 'string') {
-    const match = ISO_TIME.exec(value.trim());
-    if (!match) return undefined;
-    ms = Date.parse(match[1] === undefined ? `${value.trim()}Z` : value.trim());
-  } else return undefined;
+  if (typeof value !== 'string') return undefined;
+  const match = ISO_TIME.exec(value.trim());
+  if (!match) return undefined;
+  const ms = Date.parse(match[1] === undefined ? `${value.trim()}Z` : value.trim());
   if (!Number.isFinite(ms) || ms < 0) return undefined;
   const date = new Date(ms);
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();

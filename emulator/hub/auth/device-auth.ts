@@ -4,8 +4,20 @@ import type { DeviceRecord, DeviceRegistry } from '../registry';
 import { parseSasToken, verifySasToken } from './sas';
 import { parseTokenScope, tokenGrants } from './token-scope';
 
-export type ConnectVerdict =
-  { ok: true; device: DeviceRecord; expiry: number } | { ok: false; returnCode: 4 | 5; reason: string };
+/** What an authenticated device connection rests on: the device record checked and when its token expires. */
+export interface DeviceSession {
+  readonly device: DeviceRecord;
+  /** Token expiry, Unix seconds: the hub closes the connection then (the SDKs renew by reconnecting). */
+  readonly expiry: number;
+}
+
+/**
+ * The verdict on a device's credentials, whatever the transport: `bad-credentials` when what it presented is not a
+ * usable token (MQTT CONNACK 4), `not-authorized` when the token does not let it in (CONNACK 5).
+ */
+export type DeviceAuthResult =
+  | { readonly ok: true; readonly session: DeviceSession }
+  | { readonly ok: false; readonly failure: 'bad-credentials' | 'not-authorized'; readonly reason: string };
 
 export interface DeviceAuthContext {
   readonly hostName: string;
@@ -13,60 +25,58 @@ export interface DeviceAuthContext {
   readonly policy: (keyName: string) => SharedAccessPolicy | undefined;
 }
 
+const badCredentials = (reason: string): DeviceAuthResult => ({
+  ok: false,
+  failure: 'bad-credentials',
+  reason,
+});
+const notAuthorized = (reason: string): DeviceAuthResult => ({
+  ok: false,
+  failure: 'not-authorized',
+  reason,
+});
+
 /**
- * Decides a CONNECT as IoT Hub does: client id = device id, user name `<host>/<deviceId>/?api-version=...`,
- * password a SAS token for `<host>/devices/<deviceId>` signed with one of the device's keys (or with a hub policy
- * that has DeviceConnect), not expired, device registered and enabled. 4 = bad user name or password, 5 = not authorized.
+ * Checks a device's SAS token as IoT Hub does: a token for `<host>/devices/<deviceId>` signed with one of the
+ * device's keys, or a token of a hub policy with DeviceConnect whose `sr` covers the device; not expired; the
+ * device registered and enabled.
  */
 export function authenticateDevice(
   context: DeviceAuthContext,
-  clientId: string,
-  username: string | undefined,
-  password: Buffer | undefined,
+  deviceId: string,
+  tokenText: string | undefined,
   nowMs = Date.now(),
-): ConnectVerdict {
-  if (clientId.includes('/'))
-    return { ok: false, returnCode: 5, reason: 'module identities are not supported yet' };
-  const host = context.hostName.toLowerCase();
-  if (!username || !username.toLowerCase().startsWith(`${host}/${clientId.toLowerCase()}/`)) {
-    return {
-      ok: false,
-      returnCode: 4,
-      reason: `user name must be "${context.hostName}/${clientId}/?api-version=..."`,
-    };
-  }
-  if (!password || password.length === 0)
-    return { ok: false, returnCode: 4, reason: 'no SAS token in the password' };
-  const token = parseSasToken(password.toString('utf8'));
-  if (!token) return { ok: false, returnCode: 4, reason: 'the password is not a SAS token' };
+): DeviceAuthResult {
+  if (deviceId.includes('/')) return notAuthorized('module identities are not supported yet');
+  if (!tokenText) return badCredentials('no SAS token');
+  const token = parseSasToken(tokenText);
+  if (!token) return badCredentials('the credential is not a SAS token');
 
-  const device = context.registry.find(clientId);
-  if (!device) return { ok: false, returnCode: 5, reason: 'device is not registered' };
-  if (device.status !== 'enabled') return { ok: false, returnCode: 5, reason: 'device is disabled' };
+  const device = context.registry.find(deviceId);
+  if (!device) return notAuthorized('device is not registered');
+  if (device.status !== 'enabled') return notAuthorized('device is disabled');
 
   const scope = parseTokenScope(token.resource);
-  const deviceResource = ['devices', clientId];
+  const deviceResource = ['devices', deviceId];
   let keys: string[];
   if (token.keyName !== undefined) {
     const policy = context.policy(token.keyName);
     if (!policy || !hasRight(policy, 'DeviceConnect')) {
-      return { ok: false, returnCode: 5, reason: `policy "${token.keyName}" does not grant DeviceConnect` };
+      return notAuthorized(`policy "${token.keyName}" does not grant DeviceConnect`);
     }
     // A policy token acts for every device its sr covers: the hub, all devices, or this one.
     if (!tokenGrants(scope, context.hostName, deviceResource)) {
-      return { ok: false, returnCode: 5, reason: 'token resource (sr) does not cover this device' };
+      return notAuthorized('token resource (sr) does not cover this device');
     }
     keys = [policy.primaryKey, policy.secondaryKey];
   } else {
     // A device key signs for its own device only: sr must name exactly this hub and device.
     const exact = scope.segments.length === 2 && tokenGrants(scope, context.hostName, deviceResource);
-    if (!exact) {
-      return { ok: false, returnCode: 5, reason: 'token resource (sr) names another hub or device' };
-    }
+    if (!exact) return notAuthorized('token resource (sr) names another hub or device');
     keys = [device.primaryKey, device.secondaryKey];
   }
   const failure = verifySasToken(token, keys, nowMs);
-  if (failure === 'expired') return { ok: false, returnCode: 5, reason: 'token expired' };
-  if (failure) return { ok: false, returnCode: 5, reason: 'signature does not match the device keys' };
-  return { ok: true, device, expiry: token.expiry };
+  if (failure === 'expired') return notAuthorized('token expired');
+  if (failure) return notAuthorized('signature does not match the device keys');
+  return { ok: true, session: { device, expiry: token.expiry } };
 }

@@ -1,6 +1,6 @@
 import { METHOD_PAYLOAD_MAX_BYTES } from '../../../src/lib/iothub-rules';
 import { hubErrors } from '../errors';
-import type { MqttFront } from '../../transports/mqtt/mqtt-front';
+import type { ConnectedDevices } from '../connections/connected-devices';
 
 export interface MethodInvocation {
   readonly methodName: string;
@@ -26,26 +26,23 @@ interface ConnectWaiter {
 }
 
 /**
- * Direct methods as IoT Hub runs them: wait up to connectTimeout for the device to be online and subscribed,
- * send the request with a fresh `$rid`, and wait up to responseTimeout for the answer with that `$rid`.
- * A device that disconnects fails its pending calls at once.
+ * Direct methods as IoT Hub runs them, whatever the device is connected with: wait up to connectTimeout for the
+ * device to be online and ready for methods, send the request with a fresh request id, and wait up to
+ * responseTimeout for the answer with that id. A device that disconnects fails its pending calls at once.
  */
 export class MethodDispatcher {
   private readonly pending = new Map<string, PendingCall>();
   private readonly connectWaiters = new Map<string, Set<ConnectWaiter>>();
   private nextRequestId = 1;
 
-  constructor(private readonly front: MqttFront) {
-    front.on('method-response', (deviceId, requestId, status, payload) => {
-      this.onResponse(deviceId, requestId, status, payload);
-    });
-    front.on('methods-ready', (deviceId) => {
+  constructor(private readonly devices: ConnectedDevices) {
+    devices.on('methods-ready', (deviceId) => {
       const waiters = this.connectWaiters.get(deviceId);
       if (!waiters) return;
       this.connectWaiters.delete(deviceId);
       for (const waiter of waiters) waiter.resolve();
     });
-    front.on('disconnected', (deviceId) => {
+    devices.on('disconnected', ({ deviceId }) => {
       for (const [requestId, call] of this.pending) {
         if (call.deviceId !== deviceId) continue;
         this.settle(requestId);
@@ -55,7 +52,7 @@ export class MethodDispatcher {
   }
 
   async invoke(deviceId: string, invocation: MethodInvocation): Promise<MethodResult> {
-    if (!this.front.acceptsMethods(deviceId)) {
+    if (!this.acceptsMethods(deviceId)) {
       if (invocation.connectTimeoutInSeconds === 0) throw hubErrors.deviceNotOnline();
       const online = await this.waitForDevice(deviceId, invocation.connectTimeoutInSeconds * 1000);
       if (!online) throw hubErrors.deviceNotOnline();
@@ -68,7 +65,10 @@ export class MethodDispatcher {
         reject(hubErrors.gatewayTimeout());
       }, invocation.responseTimeoutInSeconds * 1000);
       this.pending.set(requestId, { deviceId, resolve, reject, timer });
-      if (!this.front.sendMethodRequest(deviceId, invocation.methodName, requestId, body)) {
+      const sent = this.devices
+        .get(deviceId)
+        ?.sendMethodRequest({ methodName: invocation.methodName, requestId, body });
+      if (sent !== true) {
         this.settle(requestId);
         reject(hubErrors.deviceNotOnline());
       }
@@ -96,7 +96,7 @@ export class MethodDispatcher {
       const waiter: ConnectWaiter = {
         resolve: () => {
           clearTimeout(timer);
-          resolve(this.front.acceptsMethods(deviceId));
+          resolve(this.acceptsMethods(deviceId));
         },
       };
       const timer = setTimeout(() => {
@@ -108,7 +108,12 @@ export class MethodDispatcher {
     });
   }
 
-  private onResponse(deviceId: string, requestId: string, status: number, payload: Buffer): void {
+  private acceptsMethods(deviceId: string): boolean {
+    return this.devices.get(deviceId)?.acceptsMethods() === true;
+  }
+
+  /** A device's answer, as its transport received it. */
+  respond(deviceId: string, requestId: string, status: number, payload: Buffer): void {
     const call = this.pending.get(requestId);
     if (call?.deviceId !== deviceId) return; // unknown, late, or another device's $rid: ignore as IoT Hub does
     this.settle(requestId);

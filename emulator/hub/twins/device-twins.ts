@@ -1,4 +1,3 @@
-import { twinResponseTopic } from '../../transports/mqtt/topics';
 import {
   applyPatch,
   checkDocumentSize,
@@ -16,27 +15,33 @@ interface Twin {
   reportedVersion: number;
 }
 
+/** The hub's answer to a device's twin request, for its transport to deliver (MQTT: `$iothub/twin/res/...`). */
+export type TwinAnswer =
+  | { readonly status: 200; readonly body: Buffer }
+  | { readonly status: 204; readonly version: number }
+  | { readonly status: 400 | 413; readonly body: Buffer };
+
 /**
- * A minimal in-memory device twin so that devices calling getTwin() or reporting properties get IoT Hub's answers
+ * A minimal in-memory device twin so that devices reading their twin or reporting properties get IoT Hub's answers
  * instead of hanging. Reported patches follow IoT Hub's rules (names, nesting, sizes), answered with its
  * statuses. Desired properties cannot be set from the service side yet.
  */
 export class DeviceTwins {
   private readonly twins = new Map<string, Twin>();
 
-  handle(
-    deviceId: string,
-    request: { kind: 'twin-get' | 'twin-reported'; requestId: string },
-    payload: Buffer,
-  ): { topic: string; payload: Buffer } {
+  /** The device's view of its twin: desired and reported properties with their versions. */
+  get(deviceId: string): TwinAnswer {
     const twin = this.twinOf(deviceId);
-    if (request.kind === 'twin-get') {
-      const body = {
-        desired: { ...twin.desired, $version: twin.desiredVersion },
-        reported: { ...twin.reported, $version: twin.reportedVersion },
-      };
-      return { topic: twinResponseTopic(200, request.requestId), payload: Buffer.from(JSON.stringify(body)) };
-    }
+    const body = {
+      desired: { ...twin.desired, $version: twin.desiredVersion },
+      reported: { ...twin.reported, $version: twin.reportedVersion },
+    };
+    return { status: 200, body: Buffer.from(JSON.stringify(body)) };
+  }
+
+  /** Applies a reported-properties patch (client JSON) whole, or not at all. */
+  patchReported(deviceId: string, payload: Buffer): TwinAnswer {
+    const twin = this.twinOf(deviceId);
     try {
       const patch = parsePropertyPatch(payload.toString('utf8'));
       const reported = applyPatch(twin.reported, patch);
@@ -44,16 +49,10 @@ export class DeviceTwins {
       twin.reported = reported;
     } catch (error) {
       if (!(error instanceof TwinPatchError)) throw error;
-      return {
-        topic: twinResponseTopic(error.status, request.requestId),
-        payload: Buffer.from(JSON.stringify({ message: error.message })),
-      };
+      return { status: error.status, body: Buffer.from(JSON.stringify({ message: error.message })) };
     }
     twin.reportedVersion++;
-    return {
-      topic: twinResponseTopic(204, request.requestId, twin.reportedVersion),
-      payload: Buffer.alloc(0),
-    };
+    return { status: 204, version: twin.reportedVersion };
   }
 
   /** Forgets a device's twin (the device was deleted). */

@@ -21,12 +21,12 @@ export const MAX_RECEIVERS_PER_PARTITION = 5;
  * non-epoch receiver while an epoch receiver holds the partition, is refused. Both are `amqp:link:stolen`,
  * which the clients surface as ReceiverDisconnectedError / ConsumerDisconnected.
  */
-export class ConsumerRegistry {
-  private readonly links = new Map<string, Set<ConsumerLink>>();
+export class ConsumerRegistry<L extends ConsumerLink = ConsumerLink> {
+  private readonly links = new Map<string, Set<L>>();
 
   /** Returns the refusal for `link`, or registers it (disconnecting the links it takes over from). */
-  admit(key: string, link: ConsumerLink): LinkRefusal | undefined {
-    const current = this.links.get(key) ?? new Set<ConsumerLink>();
+  admit(key: string, link: L): LinkRefusal | undefined {
+    const current = this.links.get(key) ?? new Set<L>();
     const epochs = [...current].flatMap((other) => (other.epoch === undefined ? [] : [other.epoch]));
     const highest = epochs.length > 0 ? Math.max(...epochs) : undefined;
     if (link.epoch === undefined) {
@@ -61,7 +61,12 @@ export class ConsumerRegistry {
     return undefined;
   }
 
-  remove(key: string, link: ConsumerLink): void {
+  /** Every registered link: the endpoint's one list of its receivers. */
+  all(): L[] {
+    return [...this.links.values()].flatMap((links) => [...links]);
+  }
+
+  remove(key: string, link: L): void {
     const current = this.links.get(key);
     current?.delete(link);
     if (current?.size === 0) this.links.delete(key);

@@ -1,14 +1,6 @@
 import { types } from 'rhea';
 import type { EventStore } from '../../hub/telemetry/event-store';
-
-/** A reply on a request/response link ($cbs, $management): a status as Event Hubs sends it, and a body. */
-export interface RequestReply {
-  readonly statusCode: number;
-  readonly statusDescription: string;
-  /** An AMQP error condition, which the JS client maps to a typed error. */
-  readonly errorCondition?: string;
-  readonly body?: unknown;
-}
+import type { RequestReply } from './request-reply';
 
 export interface ManagementContext {
   readonly hubName: string;

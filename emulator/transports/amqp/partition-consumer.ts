@@ -16,7 +16,9 @@ export class PartitionConsumer implements ConsumerLink {
   private closed = false;
 
   constructor(
-    private readonly sender: Sender,
+    readonly sender: Sender,
+    /** Consumer group and partition, as the registry files the link: `$default/0`. */
+    readonly key: string,
     private readonly log: PartitionLog,
     private nextSequence: number,
     readonly epoch: number | undefined,
@@ -27,6 +29,10 @@ export class PartitionConsumer implements ConsumerLink {
 
   get name(): string {
     return this.sender.name;
+  }
+
+  get partitionId(): string {
+    return this.log.partitionId;
   }
 
   /** Schedules a turn; many appends within one tick make one turn. */

@@ -1,84 +1,90 @@
-import { EventEmitter } from 'node:events';
-import type { AddressInfo, Socket } from 'node:net';
-import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { createServer, type TLSSocket } from 'node:tls';
 import type { Aedes, Client, PublishPacket, Subscription } from 'aedes' with { 'resolution-mode': 'import' };
-import type { Logger } from '../../log';
+import { TrackedServer } from '../../../devkit/server-base';
 import type { TlsMaterial } from '../../certificates';
-import type { DeviceRecord, DeviceRegistry } from '../../hub/registry';
-import type { EventStore } from '../../hub/telemetry/event-store';
-import { authenticateDevice, type DeviceAuthContext } from '../../hub/auth/device-auth';
-import { DeviceTwins } from '../../hub/twins/device-twins';
-import { PacketSizeGuard } from './packet-size-guard';
+import type { DeviceSession } from '../../hub/auth/device-auth';
+import type { IotHub } from '../../hub/hub';
+import type { TwinAnswer } from '../../hub/twins/device-twins';
+import { MAX_MESSAGE_BYTES } from '../../hub/telemetry/message-size';
+import type { Logger } from '../../log';
 import { InspectedStream } from '../shared/inspected-stream';
 import { PendingConnections, type PendingConnectionLimits } from '../shared/pending-connections';
+import { MqttDeviceConnection } from './mqtt-device-connection';
+import { PacketSizeGuard } from './packet-size-guard';
 import {
   isAllowedDeviceSubscription,
   METHODS_SUBSCRIPTION,
-  methodRequestTopic,
   parseDevicePublishTopic,
+  twinResponseTopic,
+  type DeviceTopic,
 } from './topics';
 
-/** IoT Hub's limit for one device-to-cloud message: body, system property values, user property names and values. */
-export const MAX_TELEMETRY_BYTES = 256 * 1024;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * Largest packet before CONNECT is accepted: a client id, a user name and a SAS token take a few hundred bytes;
  * nothing a device sends before it authenticated needs more.
  */
 const MAX_PACKET_BEFORE_AUTHENTICATION = 16 * 1024;
 /** Largest packet after: a 256 KB message plus the longest topic MQTT can carry (its length is 2 bytes). */
-const MAX_PACKET_AFTER_AUTHENTICATION = MAX_TELEMETRY_BYTES + 2 + 65_535 + 2;
+const MAX_PACKET_AFTER_AUTHENTICATION = MAX_MESSAGE_BYTES + 2 + 65_535 + 2;
 
 export interface MqttFrontOptions {
   readonly host: string;
   readonly port: number;
   readonly tls: TlsMaterial;
-  readonly auth: DeviceAuthContext;
-  readonly registry: DeviceRegistry;
-  /** Telemetry goes here; a message is acknowledged (PUBACK) only once it is on disk. */
-  readonly telemetry: EventStore;
+  readonly hub: IotHub;
   /** Connections that have not authenticated yet, at most, and how long each may take (TLS, then CONNECT). */
   readonly pendingLimits: PendingConnectionLimits;
   readonly log: Logger;
 }
 
-interface MqttFrontEvents {
-  'method-response': [deviceId: string, requestId: string, status: number, payload: Buffer];
-  /** The device is connected and subscribed to direct methods. */
-  'methods-ready': [deviceId: string];
-  disconnected: [deviceId: string];
-}
-
-interface ConnectedDevice {
-  readonly client: Client;
-  readonly expiryTimer: NodeJS.Timeout;
-}
-
 /** What the emulator reports about its MQTT front, for diagnostics and tests. */
 export interface MqttFrontStats {
-  readonly connectedDevices: number;
   readonly pendingConnections: number;
   /** Messages the broker keeps for later subscribers: IoT Hub keeps none, so this stays 0. */
   readonly retainedMessages: number;
 }
 
-/** The device side of the emulator: MQTT 3.1.1 over TLS (aedes behind Node's TLS server), IoT Hub's rules. */
-export class MqttFront extends EventEmitter<MqttFrontEvents> {
-  private readonly devices = new Map<string, ConnectedDevice>();
-  private readonly sockets = new Set<Socket>();
+type AuthenticateDone = (error: (Error & { returnCode: number }) | null, success: boolean | null) => void;
+
+/**
+ * The device side over MQTT 3.1.1 and TLS: aedes behind Node's TLS server, with IoT Hub's rules for CONNECT,
+ * topics and QoS. It authenticates through the hub core and turns each packet into a hub call; what the hub sends
+ * a device goes through its MqttDeviceConnection.
+ */
+export class MqttFront {
   /** Connections that have not authenticated yet: bounded in number and in time (TLS, then CONNECT). */
   private readonly pending: PendingConnections;
-  /** The size guard of each connection, raised once it authenticates. */
+  /** Per connection, from its authentication on. */
+  private readonly connections = new WeakMap<
+    Client,
+    { session: DeviceSession; connection: MqttDeviceConnection }
+  >();
+  /** The size guard of each connection's stream, raised once it authenticates. */
   private readonly guards = new WeakMap<object, PacketSizeGuard>();
-  private readonly twins = new DeviceTwins();
+  private readonly server: TrackedServer;
 
   private constructor(
     private readonly options: MqttFrontOptions,
     private readonly broker: Aedes,
-    private readonly server: Server,
   ) {
-    super();
     this.pending = new PendingConnections('device', options.pendingLimits, options.log);
+    const tlsServer = createServer(
+      {
+        cert: options.tls.cert,
+        key: options.tls.key,
+        minVersion: 'TLSv1.2',
+        noDelay: true,
+        handshakeTimeout: options.pendingLimits.timeoutMs,
+      },
+      (socket) => {
+        this.handle(socket);
+      },
+    );
+    tlsServer.on('tlsClientError', (error, socket) => {
+      options.log.warn(`TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${error.message}`);
+    });
+    this.server = new TrackedServer(tlsServer, (socket) => this.pending.admit(socket));
   }
 
   static async start(options: MqttFrontOptions): Promise<MqttFront> {
@@ -89,71 +95,49 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     const broker = await Aedes.createBroker({
       connectTimeout: options.pendingLimits.timeoutMs,
       authenticate: (client, username, password, done) => {
-        if (!ref.front) {
-          done(Object.assign(new Error('starting'), { returnCode: 3 as const }), null);
-          return;
-        }
-        ref.front.authenticate(client, username, password, done);
+        if (ref.front) ref.front.authenticate(client, username, password, done);
+        else done(Object.assign(new Error('starting'), { returnCode: 3 as const }), null);
       },
       authorizePublish: (client, packet, done) => {
-        if (!ref.front) {
-          done(new Error('starting'));
-          return;
-        }
-        ref.front.authorizePublish(client, packet, done);
+        if (ref.front) ref.front.authorizePublish(client, packet, done);
+        else done(new Error('starting'));
       },
       authorizeSubscribe: (client, subscription, done) => {
-        if (!ref.front) {
-          done(new Error('starting'));
-          return;
-        }
-        ref.front.authorizeSubscribe(client, subscription, done);
+        if (ref.front) ref.front.authorizeSubscribe(client, subscription, done);
+        else done(new Error('starting'));
       },
     });
-    const server = createServer(
-      {
-        cert: options.tls.cert,
-        key: options.tls.key,
-        minVersion: 'TLSv1.2',
-        noDelay: true,
-        handshakeTimeout: options.pendingLimits.timeoutMs,
-      },
-      (socket) => {
-        ref.front?.handle(socket);
-      },
-    );
-    const front = new MqttFront(options, broker, server);
+    const front = new MqttFront(options, broker);
     ref.front = front;
-    front.wireEvents();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port, options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    front.wireBroker();
+    await front.server.listen(options.port, options.host);
     return front;
   }
 
   get port(): number {
-    return (this.server.address() as AddressInfo).port;
+    return this.server.port;
   }
 
-  /** True when the device is online and has subscribed to direct methods, so a request would reach it. */
-  acceptsMethods(deviceId: string): boolean {
-    const device = this.devices.get(deviceId);
-    return !!device && hasSubscription(device.client, METHODS_SUBSCRIPTION);
+  /** Counts read from the broker itself. */
+  async stats(): Promise<MqttFrontStats> {
+    // aedes types its persistence as any; createRetainedStream is part of the aedes-persistence interface.
+    const persistence = (this.broker as unknown as { persistence: RetainedStore }).persistence;
+    let retainedMessages = 0;
+    for await (const packet of persistence.createRetainedStream('#')) {
+      if (packet) retainedMessages++;
+    }
+    return { pendingConnections: this.pending.size, retainedMessages };
   }
 
-  /** Sends a direct-method request to the device's current connection (QoS 0, as IoT Hub). */
-  sendMethodRequest(deviceId: string, methodName: string, requestId: string, payload: Buffer): boolean {
-    const device = this.devices.get(deviceId);
-    if (!device) return false;
-    device.client.publish(
-      publishPacket(methodRequestTopic(methodName, requestId), payload),
-      ignoreWriteError,
-    );
-    return true;
+  async close(): Promise<void> {
+    this.pending.clear();
+    const serverClosed = this.server.close();
+    await new Promise<void>((resolve) => {
+      this.broker.close(() => {
+        resolve();
+      });
+    });
+    await serverClosed;
   }
 
   /** Hands a TLS connection to the broker through a guard that bounds the packets it may send. */
@@ -176,130 +160,61 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     this.broker.handle(stream);
   }
 
-  /** Counts read from the broker itself. */
-  async stats(): Promise<MqttFrontStats> {
-    // aedes types its persistence as any; createRetainedStream is part of the aedes-persistence interface.
-    const persistence = (this.broker as unknown as { persistence: RetainedStore }).persistence;
-    let retainedMessages = 0;
-    for await (const packet of persistence.createRetainedStream('#')) {
-      if (packet) retainedMessages++;
-    }
-    return { connectedDevices: this.devices.size, pendingConnections: this.pending.size, retainedMessages };
-  }
-
-  /** Drops the device's connection, e.g. after it was disabled or deleted. */
-  disconnect(deviceId: string): void {
-    this.devices.get(deviceId)?.client.close();
-  }
-
-  async close(): Promise<void> {
-    this.pending.clear();
-    for (const { expiryTimer } of this.devices.values()) clearTimeout(expiryTimer);
-    const serverClosed = new Promise<void>((resolve) =>
-      this.server.close(() => {
-        resolve();
-      }),
-    );
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => {
-      this.broker.close(() => {
-        resolve();
-      });
-    });
-    await serverClosed;
-    this.devices.clear();
-  }
-
-  private wireEvents(): void {
-    this.server.on('connection', (socket: Socket) => {
-      if (!this.pending.admit(socket)) return;
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    this.server.on('tlsClientError', (error, socket) => {
-      this.options.log.warn(`TLS handshake failed from ${socket.remoteAddress ?? '?'}: ${error.message}`);
-    });
+  private wireBroker(): void {
+    const { hub, log } = this.options;
     this.broker.on('clientReady', (client) => {
-      this.onClientReady(client);
+      const entry = this.connections.get(client);
+      if (!entry) {
+        client.close();
+        return;
+      }
+      hub.connections.attach(entry.connection, entry.session);
     });
     this.broker.on('clientDisconnect', (client) => {
-      this.onClientGone(client);
+      const entry = this.connections.get(client);
+      if (entry) hub.connections.detach(entry.connection);
     });
     this.broker.on('subscribe', (subscriptions, client) => {
-      if (
-        subscriptions.some((s) => s.topic === METHODS_SUBSCRIPTION) &&
-        this.devices.get(client.id)?.client === client
-      ) {
-        this.emit('methods-ready', client.id);
+      const entry = this.connections.get(client);
+      if (entry && subscriptions.some((s) => s.topic === METHODS_SUBSCRIPTION)) {
+        hub.connections.methodsReady(entry.connection);
       }
     });
     this.broker.on('clientError', (client, error) => {
-      this.options.log.warn(`device ${JSON.stringify(client.id)} connection error: ${error.message}`);
-    });
-    this.options.registry.on('revoked', (deviceId) => {
-      this.disconnect(deviceId);
+      log.warn(`device ${JSON.stringify(client.id)} connection error: ${error.message}`);
     });
   }
 
+  /**
+   * CONNECT as IoT Hub takes it: client id = device id, user name `<host>/<deviceId>/?api-version=...`, password a
+   * SAS token the hub accepts. CONNACK 4 for a bad user name or password, 5 when not authorized.
+   */
   private authenticate(
     client: Client,
     username: string | undefined,
     password: Buffer | undefined,
-    done: (error: (Error & { returnCode: number }) | null, success: boolean | null) => void,
+    done: AuthenticateDone,
   ): void {
-    const verdict = authenticateDevice(this.options.auth, client.id, username, password);
-    if (verdict.ok) {
-      sessions.set(client, { expiry: verdict.expiry, device: verdict.device });
-      this.guards.get(client.conn)?.authenticated();
-      this.pending.authenticated(client.conn as unknown as InspectedStream);
-      done(null, true);
+    const { hub, log } = this.options;
+    const refuse = (returnCode: 4 | 5, reason: string) => {
+      const address = (client.conn as Partial<Socket>).remoteAddress ?? '?';
+      log.warn(`refused device ${JSON.stringify(client.id)} from ${address}: ${reason}`);
+      done(Object.assign(new Error(reason), { returnCode }), null);
+    };
+    const expectedPrefix = `${hub.hostName}/${client.id}/`.toLowerCase();
+    if (!username?.toLowerCase().startsWith(expectedPrefix)) {
+      refuse(4, `user name must be "${hub.hostName}/${client.id}/?api-version=..."`);
       return;
     }
-    const address = (client.conn as Partial<Socket>).remoteAddress ?? '?';
-    this.options.log.warn(`refused device ${JSON.stringify(client.id)} from ${address}: ${verdict.reason}`);
-    done(Object.assign(new Error(verdict.reason), { returnCode: verdict.returnCode }), null);
-  }
-
-  private onClientReady(client: Client): void {
-    const session = sessions.get(client);
-    // The device may have been disabled, deleted or re-keyed between CONNECT and now, when no connection of it
-    // was registered yet to be dropped: check again.
-    const device = this.options.registry.find(client.id);
-    if (
-      !session ||
-      device?.status !== 'enabled' ||
-      device.primaryKey !== session.device.primaryKey ||
-      device.secondaryKey !== session.device.secondaryKey
-    ) {
-      this.options.log.warn(`device ${JSON.stringify(client.id)} was revoked while connecting; closing`);
-      client.close();
+    const verdict = hub.authenticateDevice(client.id, password?.toString('utf8'));
+    if (!verdict.ok) {
+      refuse(verdict.failure === 'bad-credentials' ? 4 : 5, verdict.reason);
       return;
     }
-    const expiry = session.expiry;
-    const previous = this.devices.get(client.id);
-    if (previous) clearTimeout(previous.expiryTimer);
-    // IoT Hub closes a connection when its SAS token expires; the SDK renews by reconnecting.
-    const expiryTimer = setTimeout(
-      () => {
-        client.close();
-      },
-      Math.min(MAX_TIMER_MS, Math.max(0, expiry * 1000 - Date.now())),
-    );
-    expiryTimer.unref();
-    this.devices.set(client.id, { client, expiryTimer });
-    this.options.registry.setConnectionState(client.id, true);
-    this.options.log.info(`device ${JSON.stringify(client.id)} connected`);
-    if (hasSubscription(client, METHODS_SUBSCRIPTION)) this.emit('methods-ready', client.id);
-  }
-
-  private onClientGone(client: Client): void {
-    const current = this.devices.get(client.id);
-    if (current?.client !== client) return; // an older connection taken over by a newer one
-    clearTimeout(current.expiryTimer);
-    this.devices.delete(client.id);
-    this.options.registry.setConnectionState(client.id, false);
-    this.options.log.info(`device ${JSON.stringify(client.id)} disconnected`);
-    this.emit('disconnected', client.id);
+    this.connections.set(client, { session: verdict.session, connection: new MqttDeviceConnection(client) });
+    this.guards.get(client.conn)?.authenticated();
+    this.pending.authenticated(client.conn as unknown as InspectedStream);
+    done(null, true);
   }
 
   private authorizePublish(
@@ -307,74 +222,89 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
     packet: PublishPacket,
     done: (error?: Error | null) => void,
   ): void {
+    // The broker's own messages (to devices) pass.
     if (!client) {
       done(null);
       return;
-    } // the broker's own messages
+    }
+    const entry = this.connections.get(client);
+    if (!entry) {
+      done(new Error('not authenticated'));
+      return;
+    }
     if (packet.qos === 2) {
       done(new Error('QoS 2 is not supported by IoT Hub'));
       return;
     }
-    const topic = parseDevicePublishTopic(client.id, packet.topic);
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     // IoT Hub never keeps a message for later subscribers; it only marks it (`mqtt-retain`). Cleared here, before
     // aedes would store it.
     const retained = packet.retain;
     packet.retain = false;
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const topic = parseDevicePublishTopic(client.id, packet.topic);
+    this.onPublish(entry, topic, payload, retained, packet.topic).then(
+      () => {
+        done(null);
+      },
+      (error: unknown) => {
+        done(error as Error);
+      },
+    );
+  }
+
+  /**
+   * One handler per kind of device publish. Resolving lets aedes acknowledge it (PUBACK for QoS 1), rejecting
+   * closes the connection, as IoT Hub does for anything a device may not publish.
+   */
+  private async onPublish(
+    { session, connection }: { session: DeviceSession; connection: MqttDeviceConnection },
+    topic: DeviceTopic,
+    payload: Buffer,
+    retained: boolean,
+    rawTopic: string,
+  ): Promise<void> {
+    const { hub, log } = this.options;
+    const deviceId = connection.deviceId;
     switch (topic.kind) {
       case 'telemetry': {
         const applicationProperties = retained
           ? withProperty(topic.properties.user, 'mqtt-retain', 'true')
           : topic.properties.user;
-        const size = messageSize(payload, topic.properties.system, applicationProperties);
-        if (size > MAX_TELEMETRY_BYTES) {
-          this.options.log.warn(
-            `device ${JSON.stringify(client.id)} sent a message of ${size} bytes (body and properties), over IoT Hub's ${MAX_TELEMETRY_BYTES}; closing its connection`,
-          );
-          done(new Error(`telemetry message of ${size} bytes exceeds ${MAX_TELEMETRY_BYTES}`));
-          return;
-        }
-        // aedes sends the PUBACK when `done` is called: only once the event is durable. A failed write
-        // closes the connection without a PUBACK, so the device SDK sends the message again.
-        this.options.telemetry
-          .append({
-            deviceId: client.id,
-            authGenerationId: sessions.get(client)?.device.generationId ?? '',
+        // Acknowledged only once the event is durable. A failed write closes the connection without a PUBACK,
+        // so the device SDK sends the message again.
+        try {
+          await hub.receiveTelemetry(session, {
             body: payload,
             systemProperties: topic.properties.system,
             applicationProperties,
-          })
-          .then(
-            () => {
-              done(null);
-            },
-            (error: unknown) => {
-              done(error as Error);
-            },
+          });
+        } catch (error) {
+          log.warn(
+            `device ${JSON.stringify(deviceId)}'s message refused, closing its connection: ${(error as Error).message}`,
           );
+          throw error;
+        }
         return;
       }
       case 'method-response':
-        this.emit('method-response', client.id, topic.requestId, topic.status, payload);
-        {
-          done(null);
-          return;
-        }
-      case 'twin-get':
+        hub.methods.respond(deviceId, topic.requestId, topic.status, payload);
+        return;
+      case 'twin-get': {
+        const answer = hub.twins.get(deviceId);
+        connection.publish(twinResponseTopic(answer.status, topic.requestId), answerBody(answer));
+        return;
+      }
       case 'twin-reported': {
-        const reply = this.twins.handle(client.id, topic, payload);
-        client.publish(publishPacket(reply.topic, reply.payload), ignoreWriteError);
-        done(null);
+        const answer = hub.twins.patchReported(deviceId, payload);
+        const version = answer.status === 204 ? answer.version : undefined;
+        connection.publish(twinResponseTopic(answer.status, topic.requestId, version), answerBody(answer));
         return;
       }
       case 'invalid':
-        this.options.log.warn(
-          `device ${JSON.stringify(client.id)} may not publish to ${JSON.stringify(packet.topic)}: ${topic.reason}`,
+        log.warn(
+          `device ${JSON.stringify(deviceId)} may not publish to ${JSON.stringify(rawTopic)}: ${topic.reason}`,
         );
-        {
-          done(new Error(topic.reason));
-          return;
-        }
+        throw new Error(topic.reason);
     }
   }
 
@@ -391,8 +321,8 @@ export class MqttFront extends EventEmitter<MqttFrontEvents> {
       this.options.log.warn(
         `device ${JSON.stringify(client.id)} may not subscribe to ${JSON.stringify(subscription.topic)}`,
       );
-      done(null, null);
-      return; // SUBACK failure (0x80) for this filter
+      done(null, null); // SUBACK failure (0x80) for this filter
+      return;
     }
     done(null, subscription);
   }
@@ -402,29 +332,8 @@ interface RetainedStore {
   createRetainedStream(pattern: string): AsyncIterable<unknown>;
 }
 
-/** Per connection, recorded at authentication: token expiry and the device record it was checked against. */
-const sessions = new WeakMap<Client, { expiry: number; device: DeviceRecord }>();
-
-function hasSubscription(client: Client, filter: string): boolean {
-  const subscriptions = (client as Client & { subscriptions?: Record<string, unknown> }).subscriptions;
-  return !!subscriptions && Object.prototype.hasOwnProperty.call(subscriptions, filter);
-}
-
-/**
- * A message's size as IoT Hub counts it against its 256 KB limit: the body, the values of the system properties,
- * and the names and values of the application properties, in UTF-8 bytes.
- */
-function messageSize(
-  body: Buffer,
-  system: Readonly<Record<string, string>>,
-  user: Readonly<Record<string, string>>,
-): number {
-  let size = body.length;
-  for (const value of Object.values(system)) size += Buffer.byteLength(value, 'utf8');
-  for (const [name, value] of Object.entries(user)) {
-    size += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(value, 'utf8');
-  }
-  return size;
+function answerBody(answer: TwinAnswer): Buffer {
+  return 'body' in answer ? answer.body : Buffer.alloc(0);
 }
 
 function withProperty(
@@ -435,13 +344,4 @@ function withProperty(
   const copy = Object.assign(Object.create(null) as Record<string, string>, properties);
   copy[name] = value;
   return copy;
-}
-
-/** aedes requires a callback; write errors already close the connection, which fails pending calls. */
-function ignoreWriteError(): void {
-  // nothing to do
-}
-
-function publishPacket(topic: string, payload: Buffer): PublishPacket {
-  return { cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false };
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { withDeviceEnvFile } from '../../../../device-sim/device-env-file';
 import { parseDeviceSimArgs } from '../../../../device-sim/config';
 import { simulatedDeviceIds } from '../../../../device-sim/fleet';
-import { parseEmulatorArgs } from '../../../../emulator/config';
+import { parseEmulatorArgs } from '../../../../emulator/config/options';
 
 describe('emulator flags and environment', () => {
   it('reads flags before environment variables before defaults', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PartitionOwnership } from '@azure/event-hubs';
 import { FileCheckpointStore, toFileName } from '../../../../local/eventhub/file-checkpoint-store';
-import { withFileLock } from '../../../../devkit/atomic-file';
+import { withFileLock } from '../../../../local/eventhub/file-lock';
 
 const NS = 'localhost';
 const HUB = 'local-iothub';

@@ -1,0 +1,27 @@
+/** The transports a device connects with; each has a front under emulator/transports. */
+export type TransportName = 'mqtt';
+
+/** A direct-method request on its way to a device. */
+export interface MethodRequest {
+  readonly methodName: string;
+  /** The hub's request id (`$rid`), which the device's answer carries back. */
+  readonly requestId: string;
+  /** The payload as JSON text. */
+  readonly body: Buffer;
+}
+
+/**
+ * One device's live connection, as the hub core sees it whatever carries it. A transport front creates one per
+ * authenticated connection, hands it to the hub (ConnectedDevices.attach), and reports back through the hub what
+ * the device sends (method answers, telemetry, twin requests).
+ */
+export interface DeviceConnection {
+  readonly deviceId: string;
+  readonly transport: TransportName;
+  /** Whether a method request sent now would reach the device (MQTT: it subscribed to the method topic). */
+  acceptsMethods(): boolean;
+  /** Delivers a method request; false when the connection can no longer carry it. */
+  sendMethodRequest(request: MethodRequest): boolean;
+  /** Ends the connection from the hub's side (token expired, device revoked, taken over). */
+  close(reason: string): void;
+}

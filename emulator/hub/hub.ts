@@ -1,0 +1,190 @@
+import { join } from 'node:path';
+import { JsonFile } from '../../devkit/json-file';
+import type { Logger } from '../log';
+import { authenticateDevice, type DeviceAuthResult, type DeviceSession } from './auth/device-auth';
+import { verifyEventHubToken, type VerifiedToken } from './auth/event-hub-auth';
+import { authenticateServiceRequest, authorizeServiceCaller, type ServiceCaller } from './auth/service-auth';
+import { ConnectedDevices } from './connections/connected-devices';
+import { hubErrors } from './errors';
+import { isValidHubName } from './identifiers';
+import { MethodDispatcher } from './methods/method-dispatcher';
+import { ensureBuiltInPolicies, type Right, type SharedAccessPolicy } from './policies';
+import { DeviceRegistry, type DeviceRecord } from './registry';
+import { EventStore } from './telemetry/event-store';
+import { MAX_MESSAGE_BYTES, messageSize } from './telemetry/message-size';
+import type { TelemetryEvent } from './telemetry/record';
+import { DeviceTwins } from './twins/device-twins';
+
+export interface IotHubOptions {
+  readonly hubName: string;
+  /** Where the registry (`state.json`) and the telemetry (`events/`) live. */
+  readonly dataDir: string;
+  /** Devices to create (or keep) when the hub opens. */
+  readonly devices?: readonly string[];
+  readonly partitionCount: number;
+  /** Consumer groups of the Event Hub-compatible endpoint besides `$Default`. */
+  readonly consumerGroups: readonly string[];
+  readonly retentionHours: number;
+  readonly maxPartitionMiB: number;
+  /** fdatasync each group of telemetry before acknowledging it. */
+  readonly fsync: boolean;
+  readonly log: Logger;
+}
+
+/** A device-to-cloud message as a transport received it, before the hub checks and stores it. */
+export interface IncomingMessage {
+  readonly body: Buffer;
+  readonly systemProperties: Readonly<Record<string, string>>;
+  readonly applicationProperties: Readonly<Record<string, string>>;
+}
+
+interface PersistedState {
+  formatVersion: 1;
+  /** When the hub was created: the Event Hub-compatible endpoint's `created_at`. */
+  createdAt?: string;
+  policies: SharedAccessPolicy[];
+  devices: DeviceRecord[];
+}
+
+/**
+ * The local IoT hub's core, which knows no transport: identity registry and policies (persisted), token checks
+ * for devices, services and the Event Hub-compatible endpoint, connected devices, direct methods, twins and the
+ * durable telemetry log. The fronts under emulator/transports turn protocol frames into calls on it.
+ */
+export class IotHub {
+  readonly connections: ConnectedDevices;
+  readonly methods: MethodDispatcher;
+  readonly twins = new DeviceTwins();
+
+  private constructor(
+    readonly hubName: string,
+    readonly createdAt: Date,
+    readonly registry: DeviceRegistry,
+    private readonly policies: readonly SharedAccessPolicy[],
+    private readonly state: JsonFile<PersistedState>,
+    readonly telemetry: EventStore,
+    /** Consumer groups besides `$Default`. */
+    readonly consumerGroups: readonly string[],
+    log: Logger,
+  ) {
+    this.connections = new ConnectedDevices(registry, log);
+    this.methods = new MethodDispatcher(this.connections);
+    registry.on('revoked', (deviceId) => {
+      if (!registry.find(deviceId)) this.twins.forget(deviceId);
+    });
+  }
+
+  static async open(options: IotHubOptions): Promise<IotHub> {
+    if (!isValidHubName(options.hubName)) {
+      throw new Error(
+        `Invalid hub name ${JSON.stringify(options.hubName)}: use 3 to 50 letters, digits or hyphens.`,
+      );
+    }
+    const statePath = join(options.dataDir, 'state.json');
+    const saved = await JsonFile.read<PersistedState>(
+      statePath,
+      'the device registry and the shared access policy keys (deleting it makes new keys)',
+    );
+    const policies = ensureBuiltInPolicies(saved?.policies);
+    const registry = new DeviceRegistry(saved?.devices);
+    const createdAt = saved?.createdAt ?? new Date().toISOString();
+    const state = new JsonFile<PersistedState>(statePath, () => ({
+      formatVersion: 1,
+      createdAt,
+      policies,
+      devices: registry.records(),
+    }));
+    for (const deviceId of options.devices ?? []) registry.ensure(deviceId);
+    await state.save();
+    const telemetry = await EventStore.open({
+      dir: join(options.dataDir, 'events'),
+      partitionCount: options.partitionCount,
+      retentionMs: options.retentionHours * 3_600_000,
+      maxPartitionBytes: options.maxPartitionMiB * 1024 * 1024,
+      fsync: options.fsync,
+      warn: (message) => {
+        options.log.warn(message);
+      },
+    });
+    return new IotHub(
+      options.hubName,
+      new Date(createdAt),
+      registry,
+      policies,
+      state,
+      telemetry,
+      options.consumerGroups,
+      options.log,
+    );
+  }
+
+  get hostName(): string {
+    return `${this.hubName}.azure-devices.net`;
+  }
+
+  policy(keyName: string): SharedAccessPolicy | undefined {
+    return this.policies.find((policy) => policy.keyName === keyName);
+  }
+
+  authenticateDevice(deviceId: string, token: string | undefined): DeviceAuthResult {
+    return authenticateDevice(this.authContext, deviceId, token);
+  }
+
+  /** A service caller's `Authorization` header, checked before any routing (401 otherwise). */
+  authenticateService(header: string | undefined): ServiceCaller {
+    return authenticateServiceRequest(this.authContext, header);
+  }
+
+  /** Whether the caller may perform an operation needing `right` on `resource` (401 or 403 otherwise). */
+  authorizeService(caller: ServiceCaller, right: Right, resource: readonly string[]): void {
+    authorizeServiceCaller(caller, right, resource);
+  }
+
+  /** A token for the Event Hub-compatible endpoint (Event Hubs' signing rule); throws TokenRefusedError. */
+  verifyEventHubToken(token: string, audience: string): VerifiedToken {
+    return verifyEventHubToken(token, audience, this.hubName, (name) => this.policy(name));
+  }
+
+  /**
+   * Takes a device's message: refused over IoT Hub's 256 KB (body and properties), else appended to the
+   * device's partition. Resolves once the event is on disk: only then may the transport acknowledge it.
+   */
+  receiveTelemetry(session: DeviceSession, message: IncomingMessage): Promise<TelemetryEvent> {
+    const size = messageSize(message.body, message.systemProperties, message.applicationProperties);
+    if (size > MAX_MESSAGE_BYTES) {
+      return Promise.reject(
+        hubErrors.messageTooLarge(
+          `The message is ${size} bytes (body and properties); IoT Hub accepts at most ${MAX_MESSAGE_BYTES}.`,
+        ),
+      );
+    }
+    return this.telemetry.append({
+      deviceId: session.device.deviceId,
+      authGenerationId: session.device.generationId,
+      ...message,
+    });
+  }
+
+  /** Persists the registry; resolves once a save that includes every change so far is on disk. */
+  saveRegistry(): Promise<void> {
+    return this.state.save();
+  }
+
+  /** Creates the devices that do not exist yet and persists the registry. */
+  async ensureDevices(deviceIds: readonly string[]): Promise<void> {
+    for (const deviceId of deviceIds) this.registry.ensure(deviceId);
+    await this.state.save();
+  }
+
+  /** After the fronts closed: fails waiting calls, writes what was accepted, flushes the registry. */
+  async close(): Promise<void> {
+    this.methods.cancelAll();
+    this.connections.clear();
+    await this.telemetry.close();
+    await this.state.flush();
+  }
+
+  private get authContext() {
+    return { hostName: this.hostName, registry: this.registry, policy: (name: string) => this.policy(name) };
+  }
+}

@@ -1,0 +1,142 @@
+import { createServer as createTcpServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { create_container, type Connection, type Container, type EventContext } from 'rhea';
+import { TrackedServer } from '../../../devkit/server-base';
+import type { TlsMaterial } from '../../certificates';
+import type { Logger } from '../../log';
+import { InspectedStream, type PeerSocket } from '../shared/inspected-stream';
+import { PendingConnections, type PendingConnectionLimits } from '../shared/pending-connections';
+import { AmqpFrameGuard, MAX_FRAME_BYTES, type FrameViolation } from './frame-guard';
+
+export interface AmqpServerOptions {
+  /** The container id, as OPEN states it. */
+  readonly name: string;
+  readonly host: string;
+  /** Plain AMQP; 0 picks a free port. */
+  readonly port: number;
+  /** AMQP over TLS with the emulator's certificate; undefined to not listen. */
+  readonly tlsPort: number | undefined;
+  readonly tls: TlsMaterial;
+  /** Connections still opening (TLS, SASL, OPEN) at most, and how long each may take. */
+  readonly pendingLimits: PendingConnectionLimits;
+  readonly log: Logger;
+}
+
+/**
+ * AMQP 1.0 listeners (plain and TLS) around one rhea container: every connection's bytes pass a frame guard before
+ * rhea reads them, OPEN advertises the frame size the guard enforces, connections that do not open in time are
+ * closed, and rhea's read errors are logged without the bytes they carry. The endpoint on top handles the
+ * container's link and message events.
+ */
+export class AmqpServer {
+  private readonly pending: PendingConnections;
+  /** The stream under each rhea connection, to close it after a framing violation. */
+  private readonly streams = new WeakMap<Connection, InspectedStream>();
+  private readonly servers: TrackedServer[] = [];
+
+  private constructor(
+    private readonly options: AmqpServerOptions,
+    readonly container: Container,
+  ) {
+    this.pending = new PendingConnections('AMQP', options.pendingLimits, options.log);
+    container.on('connection_open', (context: EventContext) => {
+      const stream = this.streams.get(context.connection);
+      if (stream) this.pending.authenticated(stream);
+    });
+    // rhea prints a read error with the whole buffer it could not parse (which may hold a token) unless someone
+    // listens: log what kind of error it was, never the bytes.
+    container.on('protocol_error', (error: Error) => {
+      options.log.warn(`AMQP connection closed on a protocol error: ${describeProtocolError(error)}`);
+    });
+    container.on('error', (error: Error) => {
+      options.log.warn(`AMQP: ${error.message}`);
+    });
+  }
+
+  static async start(options: AmqpServerOptions): Promise<AmqpServer> {
+    const server = new AmqpServer(options, create_container({ id: options.name }));
+    const accept = (socket: PeerSocket) => {
+      server.accept(socket);
+    };
+    const admit = (socket: PeerSocket) => server.pending.admit(socket);
+    try {
+      server.servers.push(
+        await new TrackedServer(createTcpServer(accept), admit).listen(options.port, options.host),
+      );
+      if (options.tlsPort !== undefined) {
+        const tlsServer = createTlsServer(
+          {
+            key: options.tls.key,
+            cert: options.tls.cert,
+            minVersion: 'TLSv1.2',
+            handshakeTimeout: options.pendingLimits.timeoutMs,
+          },
+          accept,
+        );
+        server.servers.push(await new TrackedServer(tlsServer, admit).listen(options.tlsPort, options.host));
+      }
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    return server;
+  }
+
+  get port(): number {
+    return this.servers[0]?.port ?? 0;
+  }
+
+  get tlsPort(): number | undefined {
+    return this.servers[1]?.port;
+  }
+
+  async close(): Promise<void> {
+    this.pending.clear();
+    await Promise.all(this.servers.map((server) => server.close()));
+  }
+
+  private accept(socket: PeerSocket): void {
+    const connection = this.container.create_connection({
+      // rhea types these options for dialling out; a server connection needs none of host, port or transport.
+      port: 0,
+      max_frame_size: MAX_FRAME_BYTES,
+    });
+    const guard = new AmqpFrameGuard((violation) => {
+      this.closeForViolation(connection, stream, violation);
+    });
+    const stream = new InspectedStream(socket, guard);
+    this.streams.set(connection, stream);
+    // `accept` is how rhea serves a socket it did not create (container.listen and websocket_accept use it); its
+    // typings leave it out.
+    (connection as unknown as { accept(socket: InspectedStream): void }).accept(stream);
+  }
+
+  /**
+   * Closes a connection whose client broke the framing rules: with a CLOSE frame carrying the error once the
+   * connection is open, else at once (before OPEN there is nothing to say it with).
+   */
+  private closeForViolation(
+    connection: Connection,
+    stream: InspectedStream,
+    violation: FrameViolation,
+  ): void {
+    this.options.log.warn(
+      `AMQP connection from ${stream.remoteAddress ?? '?'} closed: ${violation.condition}: ${violation.description}`,
+    );
+    if (connection.is_open()) {
+      connection.close({ condition: violation.condition, description: violation.description });
+      setTimeout(() => stream.destroy(), 1000).unref();
+    } else {
+      stream.destroy();
+    }
+  }
+}
+
+/**
+ * The kind of a rhea protocol error, without what follows the first colon: rhea's messages end with bytes of the
+ * client's input (in hex or as JSON), which must not reach a log.
+ */
+function describeProtocolError(error: Error): string {
+  const kind = error.message.split(':')[0]?.trim() ?? '';
+  return kind === '' ? 'unreadable input' : kind.slice(0, 80);
+}

@@ -1,0 +1,49 @@
+import { types, type Connection, type Message, type Receiver, type Sender } from 'rhea';
+import type { Logger } from '../../log';
+import { localAttach } from './link-internals';
+
+/** A reply on a request/response node ($cbs, $management): a status as Microsoft's services send it, and a body. */
+export interface RequestReply {
+  readonly statusCode: number;
+  readonly statusDescription: string;
+  /** An AMQP error condition, which the clients map to a typed error. */
+  readonly errorCondition?: string;
+  readonly body?: unknown;
+}
+
+/** The request/response nodes a client may attach to. */
+export const REQUEST_NODES: ReadonlySet<string> = new Set(['$cbs', '$management']);
+
+/**
+ * Accepts a client's link to a request/response node: its terminus echoed, and settle mode "settled". The .NET
+ * client sends its requests pre-settled, all with an empty delivery tag, and follows the settle mode the attach
+ * reply states: anything but "settled" makes it track them and fail on the second one.
+ */
+export function acceptNodeLink(link: Sender | Receiver, address: string): void {
+  if (link.is_receiver()) (link as Receiver).set_target({ address });
+  else (link as Sender).set_source({ address });
+  localAttach(link).snd_settle_mode = 1;
+}
+
+/** Sends a reply on the client's link named (or addressed) as the request's `reply_to`. */
+export function sendReply(connection: Connection, request: Message, reply: RequestReply, log: Logger): void {
+  const replyTo = request.reply_to;
+  const sender = connection.find_sender(
+    (link: Sender) =>
+      link.name === replyTo || (link.target as { address?: string } | undefined)?.address === replyTo,
+  );
+  if (!sender) {
+    log.warn(`AMQP: no link "${String(replyTo)}" to reply on; the request is dropped.`);
+    return;
+  }
+  const applicationProperties: Record<string, unknown> = {
+    'status-code': types.wrap_int(reply.statusCode),
+    'status-description': reply.statusDescription,
+  };
+  if (reply.errorCondition) applicationProperties['error-condition'] = reply.errorCondition;
+  sender.send({
+    correlation_id: request.message_id,
+    application_properties: applicationProperties,
+    body: reply.body ?? null,
+  });
+}

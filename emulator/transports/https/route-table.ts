@@ -1,0 +1,67 @@
+import type { IncomingMessage } from 'node:http';
+import type { ErrorBodyShape } from '../../hub/errors';
+import { hubErrors } from '../../hub/errors';
+import type { IotHub } from '../../hub/hub';
+import type { Right } from '../../hub/policies';
+
+/** What a handler answers: a status, a JSON body and headers. */
+export interface Reply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+export interface HandlerContext {
+  readonly hub: IotHub;
+  /** The `{name}` parts of the route, decoded. */
+  readonly params: Readonly<Record<string, string>>;
+  readonly body: unknown;
+  readonly request: IncomingMessage;
+}
+
+/** One resource and method of the service API, with the policy right it needs and its error body shape. */
+export interface Route {
+  readonly method: string;
+  /** Segments, `{name}` for a parameter: `twins/{deviceId}/methods`. */
+  readonly path: string;
+  readonly right: Right;
+  readonly shape: ErrorBodyShape;
+  readonly handle: (context: HandlerContext) => Promise<Reply>;
+}
+
+export interface RouteMatch {
+  readonly route: Route;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/**
+ * Finds the route for a method and path: 404 (NotFound) when no route has that path, 405 when routes have it but
+ * none takes the method.
+ */
+export function matchRoute(
+  routes: readonly Route[],
+  method: string,
+  segments: readonly string[],
+): RouteMatch {
+  let pathMatched = false;
+  for (const route of routes) {
+    const params = matchPath(route.path, segments);
+    if (!params) continue;
+    pathMatched = true;
+    if (route.method === method) return { route, params };
+  }
+  if (pathMatched) throw hubErrors.methodNotAllowed(`${method} is not supported on this resource.`);
+  throw hubErrors.notFound(`No such resource: /${segments.join('/').slice(0, 200)}`);
+}
+
+function matchPath(path: string, segments: readonly string[]): Record<string, string> | undefined {
+  const parts = path.split('/');
+  if (parts.length !== segments.length) return undefined;
+  const params: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [index, part] of parts.entries()) {
+    const segment = segments[index] ?? '';
+    if (part.startsWith('{') && part.endsWith('}')) params[part.slice(1, -1)] = segment;
+    else if (part !== segment) return undefined;
+  }
+  return params;
+}

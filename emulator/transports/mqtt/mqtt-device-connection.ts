@@ -1,0 +1,48 @@
+import type { Client, PublishPacket } from 'aedes' with { 'resolution-mode': 'import' };
+import type { DeviceConnection, MethodRequest, TransportName } from '../../hub/connections/device-connection';
+import { METHODS_SUBSCRIPTION, methodRequestTopic } from './topics';
+
+/** A device connected over MQTT (an aedes client), as the hub core sees it. */
+export class MqttDeviceConnection implements DeviceConnection {
+  readonly transport: TransportName = 'mqtt';
+
+  constructor(readonly client: Client) {}
+
+  get deviceId(): string {
+    return this.client.id;
+  }
+
+  acceptsMethods(): boolean {
+    return hasSubscription(this.client, METHODS_SUBSCRIPTION);
+  }
+
+  /** Sends a direct-method request, QoS 0 as IoT Hub does. */
+  sendMethodRequest(request: MethodRequest): boolean {
+    if (this.client.closed) return false;
+    this.publish(methodRequestTopic(request.methodName, request.requestId), request.body);
+    return true;
+  }
+
+  /** Publishes to the device (QoS 0); write errors close the connection, which fails what waited on it. */
+  publish(topic: string, payload: Buffer): void {
+    this.client.publish(publishPacket(topic, payload), ignoreWriteError);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+function hasSubscription(client: Client, filter: string): boolean {
+  const subscriptions = (client as Client & { subscriptions?: Record<string, unknown> }).subscriptions;
+  return !!subscriptions && Object.prototype.hasOwnProperty.call(subscriptions, filter);
+}
+
+function publishPacket(topic: string, payload: Buffer): PublishPacket {
+  return { cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false };
+}
+
+/** aedes requires a callback; a failed write closes the connection by itself. */
+function ignoreWriteError(): void {
+  // nothing to do
+}
