@@ -228,21 +228,9 @@ export const EMULATOR_OPTIONS: readonly OptionSpec[] = [
 /** Consumer groups besides `$Default` that every emulator has, as `azd up` creates them in Azure. */
 export const DEFAULT_CONSUMER_GROUPS: readonly string[] = ['functions'];
 
-/** The defaults of the table, for tools that start an emulator (npm start prints the same ports). */
-export const EMULATOR_DEFAULTS = {
-  hubName: defaultOf('hubName') as string,
-  bindAddress: defaultOf('bindAddress') as string,
-  gatewayHost: defaultOf('gatewayHost') as string,
-  mqttPort: defaultOf('mqttPort') as number,
-  httpsPort: defaultOf('httpsPort') as number,
-  amqpPort: defaultOf('amqpPort') as number,
-  dataDir: defaultOf('dataDir') as string,
-  partitionCount: defaultOf('partitionCount') as number,
-  retentionHours: defaultOf('retentionHours') as number,
-  maxPartitionMiB: defaultOf('maxPartitionMiB') as number,
-  maxPendingConnections: defaultOf('maxPendingConnections') as number,
-  handshakeTimeoutSeconds: defaultOf('handshakeTimeoutSeconds') as number,
-} as const;
+/** Options with every default filled in: what `Emulator.start` runs with. */
+export type ResolvedEmulatorOptions = Required<Omit<EmulatorOptions, 'amqpsPort' | 'log'>> &
+  Pick<EmulatorOptions, 'amqpsPort' | 'log'>;
 
 export type CliCommand = { help: true } | { help: false; options: EmulatorOptions };
 
@@ -267,16 +255,14 @@ export function parseEmulatorArgs(argv: readonly string[], env: NodeJS.ProcessEn
     const value = readValue(spec, flagValue, envValue);
     if (value !== undefined) options[spec.key] = value;
   }
-  return { help: false, options: options };
+  return { help: false, options };
 }
 
 /**
  * Options given in code, checked by the same table as flags (ranges, names) and completed with its defaults, so
  * that `startEmulator()` and the command line cannot disagree.
  */
-export function resolveEmulatorOptions(
-  options: EmulatorOptions,
-): Required<Omit<EmulatorOptions, 'amqpsPort'>> & Pick<EmulatorOptions, 'amqpsPort'> {
+export function resolveEmulatorOptions(options: EmulatorOptions): ResolvedEmulatorOptions {
   const resolved: Record<string, unknown> = { fsync: true, ...options };
   for (const spec of EMULATOR_OPTIONS) {
     const value = options[spec.key];
@@ -286,8 +272,11 @@ export function resolveEmulatorOptions(
     }
     checkValue(spec, value, spec.key);
   }
-  return resolved as Required<Omit<EmulatorOptions, 'amqpsPort'>> & Pick<EmulatorOptions, 'amqpsPort'>;
+  return resolved as ResolvedEmulatorOptions;
 }
+
+/** The defaults of the table, for tools that start an emulator (npm start prints the same ports). */
+export const EMULATOR_DEFAULTS: ResolvedEmulatorOptions = resolveEmulatorOptions({});
 
 /** `--help`, written from the table. */
 export function emulatorUsage(): string {
@@ -315,10 +304,6 @@ export function emulatorUsage(): string {
     "the Functions host), each device's connection string and the CA certificate path. Trust the CA with",
     "NODE_EXTRA_CA_CERTS=<path> or the SDK's setOptions({ ca }).",
   ].join('\n');
-}
-
-function defaultOf(key: TableKey): unknown {
-  return EMULATOR_OPTIONS.find((spec) => spec.key === key)?.defaultValue;
 }
 
 function readValue(

@@ -1,78 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withDeviceEnvFile } from '../../../../device-sim/device-env-file';
-import { parseDeviceSimArgs } from '../../../../device-sim/config';
-import { simulatedDeviceIds } from '../../../../device-sim/fleet';
-import { parseEmulatorArgs } from '../../../../emulator/config/options';
-
-describe('emulator flags and environment', () => {
-  it('reads flags before environment variables before defaults', () => {
-    const command = parseEmulatorArgs(['--mqtt-port', '0', '--device', 'a,b', '--device', 'c'], {
-      IOTHUB_EMULATOR_HTTPS_PORT: '9443',
-      IOTHUB_EMULATOR_MQTT_PORT: '1',
-    });
-    expect(command).toMatchObject({
-      help: false,
-      options: { mqttPort: 0, httpsPort: 9443, devices: ['a', 'b', 'c'], hubName: 'local-iothub' },
-    });
-  });
-
-  it('reads the Event Hub-compatible endpoint options', () => {
-    const command = parseEmulatorArgs(
-      [
-        '--amqp-port',
-        '0',
-        '--partitions',
-        '8',
-        '--consumer-group',
-        'functions,alerts',
-        '--retention-hours',
-        '2',
-      ],
-      { IOTHUB_EMULATOR_AMQPS_PORT: '5671', IOTHUB_EMULATOR_MAX_PARTITION_MB: '64' },
-    );
-    expect(command).toMatchObject({
-      help: false,
-      options: {
-        amqpPort: 0,
-        amqpsPort: 5671,
-        partitionCount: 8,
-        consumerGroups: ['functions', 'alerts'],
-        retentionHours: 2,
-        maxPartitionMiB: 64,
-      },
-    });
-    const defaults = parseEmulatorArgs([], {});
-    expect(defaults).toMatchObject({
-      options: {
-        amqpPort: 5672,
-        partitionCount: 4,
-        consumerGroups: [],
-        retentionHours: 24,
-        maxPartitionMiB: 256,
-      },
-    });
-    expect(defaults.help ? undefined : defaults.options.amqpsPort).toBeUndefined();
-  });
-
-  it.each([
-    [['--amqp-port', '-1'], /--amqp-port/],
-    [['--partitions', '33'], /--partitions .* from 1 to 32/],
-    [['--partitions', '0'], /--partitions/],
-    [['--retention-hours', '169'], /--retention-hours .* from 1 to 168/],
-    [['--consumer-group', 'bad group'], /--consumer-group/],
-    [['--consumer-group', '-x'], /--consumer-group/],
-    [['--max-partition-mb', '1.5'], /--max-partition-mb/],
-    [['--mqtt-port', '70000'], /--mqtt-port/],
-    [['--https-port', 'abc'], /--https-port/],
-    [['--hub-name', '-bad-'], /--hub-name/],
-    [['--device', 'bad id'], /--device/],
-    [['--unknown'], /Unknown option/],
-  ])('refuses %j with a message naming the flag', (argv, message) => {
-    expect(() => parseEmulatorArgs(argv, {})).toThrow(message);
-  });
-});
+import { withDeviceEnvFile } from '../../../device-sim/device-env-file';
+import { parseDeviceSimArgs } from '../../../device-sim/config';
+import { simulatedDeviceIds } from '../../../device-sim/fleet';
 
 describe('device simulator flags and environment', () => {
   const cs = `HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey=${Buffer.alloc(32).toString('base64')}`;
