@@ -24,6 +24,8 @@ export interface RunningEmulator {
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Stops the process and waits until its ports are released. */
   stop(): Promise<void>;
+  /** Kills the process at once (SIGKILL: no flush, no cleanup), as a crash or a power cut would; waits for it. */
+  kill(): Promise<void>;
 }
 
 // The emulator runs in its own process: aedes is an ES module, the emulator's sockets and timers never keep a
@@ -148,6 +150,12 @@ class EmulatorProcess implements RunningEmulator {
       if (this.child.connected) this.send({ type: 'stop' });
       else this.child.kill('SIGTERM');
     }
+    await this.child.exited;
+  }
+
+  async kill(): Promise<void> {
+    this.stopping = true;
+    if (this.child.running) this.child.kill('SIGKILL');
     await this.child.exited;
   }
 

@@ -1,7 +1,8 @@
-import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCA, createCert } from 'mkcert';
+import { writeFileAtomic } from '../devkit/json-file';
 
 export interface TlsMaterial {
   /** Path of the CA certificate users trust (NODE_EXTRA_CA_CERTS or the SDK's `ca` option). */
@@ -29,7 +30,8 @@ export async function loadOrCreateTlsMaterial(dataDir: string): Promise<TlsMater
   await mkdir(dir, { recursive: true });
   let ca = await readOptional(paths.ca);
   let caKey = await readOptional(paths.caKey);
-  if (!ca || !caKey || expiresSoon(ca)) {
+  let newCa = false;
+  if (!ca || !caKey || expiresSoon(ca) || !keyMatches(ca, caKey)) {
     const created = await createCA({
       organization: 'Local IoT Hub emulator CA',
       countryCode: 'US',
@@ -39,18 +41,21 @@ export async function loadOrCreateTlsMaterial(dataDir: string): Promise<TlsMater
     });
     ca = created.cert;
     caKey = created.key;
-    await writeFile(paths.caKey, caKey, { mode: 0o600 });
-    await writeFile(paths.ca, ca);
-    await writeFile(paths.cert, ''); // force a new server certificate signed by the new CA
+    newCa = true;
+    // Each file is written whole or not at all (a kill leaves the old one); the key first, so that a certificate
+    // on disk always has its key.
+    await writeFileAtomic(paths.caKey, caKey, 0o600);
+    await writeFileAtomic(paths.ca, ca, 0o644);
   }
   let cert = await readOptional(paths.cert);
   let key = await readOptional(paths.key);
-  if (!cert || !key || expiresSoon(cert) || !signedBy(cert, ca)) {
+  // A kill between two writes can leave a key without its certificate: such a pair is made again.
+  if (newCa || !cert || !key || expiresSoon(cert) || !signedBy(cert, ca) || !keyMatches(cert, key)) {
     const created = await createCert({ ca: { cert: ca, key: caKey }, domains: SERVER_NAMES, validity: 825 });
     cert = created.cert;
     key = created.key;
-    await writeFile(paths.key, key, { mode: 0o600 });
-    await writeFile(paths.cert, cert);
+    await writeFileAtomic(paths.key, key, 0o600);
+    await writeFileAtomic(paths.cert, cert, 0o644);
   }
   return { caPath: paths.ca, ca, cert, key };
 }
@@ -65,10 +70,30 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
+/** Also true for a certificate that cannot be read: it is made again. */
 function expiresSoon(pem: string): boolean {
-  return Date.parse(new X509Certificate(pem).validTo) - Date.now() < RENEW_BEFORE_MS;
+  try {
+    return Date.parse(new X509Certificate(pem).validTo) - Date.now() < RENEW_BEFORE_MS;
+  } catch {
+    return true;
+  }
 }
 
 function signedBy(certPem: string, caPem: string): boolean {
-  return new X509Certificate(certPem).checkIssued(new X509Certificate(caPem));
+  try {
+    return new X509Certificate(certPem).checkIssued(new X509Certificate(caPem));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the private key belongs to the certificate. */
+function keyMatches(certPem: string, keyPem: string): boolean {
+  try {
+    const fromKey = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
+    const fromCert = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+    return fromKey.equals(fromCert);
+  } catch {
+    return false;
+  }
 }

@@ -71,4 +71,3 @@ function emulatorAgent(endpoint: EmulatorEndpoint): Agent {
   (agent as Agent & { defaultPort: number }).defaultPort = endpoint.port;
   return agent;
 }
-

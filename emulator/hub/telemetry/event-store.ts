@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readJsonFile, StateFileError, writeFileAtomic } from '../../../devkit/json-file';
 import { PartitionLog } from './partition-log';
 import type { NewTelemetry, TelemetryEvent } from './record';
 
@@ -62,9 +63,10 @@ export class EventStore extends EventEmitter<EventStoreEvents> {
             partitionId: String(index),
             retentionMs: options.retentionMs,
             maxBytes: options.maxPartitionBytes,
+            // A sixteenth of the cap, so that the cap is kept within a few percent; 16 MiB at the default cap.
             segmentBytes: Math.min(
               SEGMENT_BYTES,
-              Math.max(64 * 1024, Math.floor(options.maxPartitionBytes / 4)),
+              Math.max(64 * 1024, Math.floor(options.maxPartitionBytes / 16)),
             ),
             // Segments also close with age, so that retention trims in steps of a 24th of it.
             segmentMaxAgeMs: Math.max(1000, options.retentionMs / 24),
@@ -120,11 +122,16 @@ export class EventStore extends EventEmitter<EventStoreEvents> {
 /** Partitioning is by hash modulo the count: a different count would scatter devices across partitions. */
 async function checkLayout(dir: string, partitionCount: number): Promise<void> {
   const path = join(dir, 'layout.json');
-  let existing: StoreLayout | undefined;
-  try {
-    existing = JSON.parse(await readFile(path, 'utf8')) as StoreLayout;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  const existing = await readJsonFile(
+    path,
+    'the partition count of the telemetry in this folder (deleting it is safe: it is written again at start)',
+  );
+  if (existing !== undefined && !isLayout(existing)) {
+    throw new StateFileError(
+      path,
+      `${path} is not a telemetry layout ({"formatVersion":1,"partitionCount":n}); delete it to start over: it is ` +
+        'written again at start, and no telemetry is lost.',
+    );
   }
   if (existing && existing.partitionCount !== partitionCount) {
     throw new PartitionCountMismatchError(
@@ -134,6 +141,16 @@ async function checkLayout(dir: string, partitionCount: number): Promise<void> {
   }
   if (!existing) {
     const layout: StoreLayout = { formatVersion: 1, partitionCount };
-    await writeFile(path, JSON.stringify(layout, null, 2));
+    await writeFileAtomic(path, JSON.stringify(layout, null, 2), 0o644);
   }
+}
+
+function isLayout(value: unknown): value is StoreLayout {
+  const layout = value as Partial<StoreLayout> | null;
+  return (
+    typeof layout === 'object' &&
+    layout !== null &&
+    layout.formatVersion === 1 &&
+    Number.isInteger(layout.partitionCount)
+  );
 }

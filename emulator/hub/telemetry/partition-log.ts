@@ -105,6 +105,7 @@ export class PartitionLog {
       segment.assignedSize = segment.size;
       segments.push(segment);
     }
+    await dropInterruptedRollovers(segments, options.warn);
     if (segments.length === 0) segments.push(createSegment(options.dir, 0, 0));
     return new PartitionLog(options, segments, onAppended);
   }
@@ -384,5 +385,30 @@ export class PartitionLog {
       const keepFrom = this.cache.findIndex((event) => event.sequenceNumber >= begin);
       this.dropCached(keepFrom === -1 ? this.cache.length : keepFrom);
     }
+  }
+}
+
+/**
+ * A rollover creates the next segment's file, named after the next offset and sequence number, while the current
+ * segment's last records may still be waiting to be written. A kill then leaves an empty last segment whose name
+ * skips those numbers. Numbering must continue from the last record actually on disk, so such a segment goes: the
+ * one before it becomes the active one again. An empty last segment that does continue the one before it, or that
+ * stands alone (everything before it trimmed), keeps the numbering in its name and stays.
+ */
+async function dropInterruptedRollovers(segments: Segment[], warn: (message: string) => void): Promise<void> {
+  for (;;) {
+    const last = segments.at(-1);
+    const previous = segments.at(-2);
+    if (!last || !previous || last.count > 0) return;
+    const continues =
+      last.firstSequence === previous.firstSequence + previous.count &&
+      last.baseOffset === previous.baseOffset + previous.size;
+    if (continues) return;
+    warn(
+      `${last.path}: removed an empty segment left by an interrupted rollover; numbering continues at ` +
+        `${previous.firstSequence + previous.count}, after the last record on disk.`,
+    );
+    segments.pop();
+    await unlink(last.path);
   }
 }

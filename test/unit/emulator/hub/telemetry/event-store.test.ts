@@ -1,3 +1,4 @@
+import { StateFileError } from '../../../../../devkit/json-file';
 import {
   existsSync,
   mkdirSync,
@@ -131,12 +132,25 @@ describe('EventStore', () => {
     await expect(openStore({ partitionCount: 4 })).resolves.toBeInstanceOf(EventStore);
   });
 
-  it('refuses an unreadable layout.json rather than overwriting it', async () => {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'layout.json'), '{ not json');
-    await expect(openStore()).rejects.toThrow(SyntaxError);
-    expect(readFileSync(join(dir, 'layout.json'), 'utf8')).toBe('{ not json');
-  });
+  it.each([
+    ['empty (a kill while the first start wrote it, before writes were atomic)', '', /layout\.json is empty/],
+    ['not JSON', '{ not json', /layout\.json is not valid JSON/],
+    ['JSON of another shape', '[4]', /layout\.json is not a telemetry layout/],
+  ])(
+    'refuses a layout.json that is %s, naming it and saying what to do, and changes nothing',
+    async (_w, text, says) => {
+      mkdirSync(join(dir, '0'), { recursive: true });
+      writeFileSync(join(dir, '0', '0000000000000000-0000000000000000.log'), '');
+      writeFileSync(join(dir, 'layout.json'), text);
+      const failure = (await openStore().catch((error: unknown) => error)) as Error;
+      expect(failure).toBeInstanceOf(StateFileError);
+      expect(failure.message).toMatch(says);
+      expect(failure.message).toContain(join(dir, 'layout.json'));
+      expect(failure.message).toMatch(/delete it to start over/);
+      expect(readFileSync(join(dir, 'layout.json'), 'utf8')).toBe(text);
+      expect(readdirSync(join(dir, '0'))).toEqual(['0000000000000000-0000000000000000.log']);
+    },
+  );
 
   it('assigns partitions by 32-bit FNV-1a of the device id, stably across instances', async () => {
     const four = await openStore({ partitionCount: 4 });

@@ -529,6 +529,33 @@ describe('PartitionLog restart and recovery', () => {
     expectSegmentNamesMatch([...events, next]);
   });
 
+  it('continues numbering from the last record on disk after a kill during a rollover', async () => {
+    // A kill at the worst moment: appends are assigned numbers and the next segment's file is created (named after
+    // the next number) while the current segment's last records are still waiting to be written. A copy of the
+    // folder taken in that same turn is what the disk holds if the process dies then.
+    const first = await openLog({ segmentBytes: 1000 });
+    const acknowledged = await appendSequentially(first.log, 5);
+    const inFlight = Array.from({ length: 12 }, (_, i) => first.log.append(message(5 + i)));
+    const crashed = mkdtempSync(join(tmpdir(), 'partition-log-crash-'));
+    try {
+      for (const name of readdirSync(dir)) writeFileSync(join(crashed, name), readFileSync(join(dir, name)));
+      expect(readdirSync(crashed).filter((name) => name.endsWith('.log')).length).toBeGreaterThan(1);
+      await Promise.all(inFlight);
+
+      const { log, warnings } = await openLog({ dir: crashed, segmentBytes: 1000 });
+      expect(log.read(0, ALL)).toEqual(acknowledged);
+      expect(log.properties().lastEnqueuedSequenceNumber).toBe(4);
+      const next = await log.append(message(5));
+      expect(next.sequenceNumber).toBe(5);
+      const last = at(acknowledged, 4);
+      expect(Number(next.offset)).toBe(Number(last.offset) + recordLength(last));
+      expect(warnings.join('\n')).toMatch(/empty segment .* interrupted rollover/);
+      await log.close();
+    } finally {
+      rmSync(crashed, { recursive: true, force: true });
+    }
+  });
+
   it('reopens an empty log as empty', async () => {
     const first = await openLog();
     await first.log.close();
