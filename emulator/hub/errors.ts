@@ -32,6 +32,9 @@ export const hubErrors = {
       'ModuleNotFound',
       `Module ${JSON.stringify(moduleId)} on device ${JSON.stringify(deviceId)} not found.`,
     ),
+  deviceMaximumQueueDepthExceeded: (message: string) =>
+    new HubError(403, 403004, 'DeviceMaximumQueueDepthExceeded', message),
+  deviceMessageLockLost: (message: string) => new HubError(412, 412002, 'DeviceMessageLockLost', message),
   deviceNotOnline: (message = 'Timed out waiting for device to connect.') =>
     new HubError(404, 404103, 'DeviceNotOnline', message),
   notFound: (message: string) => new HubError(404, 404000, 'NotFound', message),

@@ -4,6 +4,14 @@ import type { Logger } from '../log';
 import { authenticateDevice, type DeviceAuthResult, type DeviceSession } from './auth/device-auth';
 import { verifyEventHubToken, type VerifiedToken } from './auth/event-hub-auth';
 import { authenticateServiceRequest, authorizeServiceCaller, type ServiceCaller } from './auth/service-auth';
+import {
+  CloudToDeviceQueues,
+  type NewCloudToDeviceMessage,
+  type Settlement,
+  type StoredCloudToDeviceMessage,
+} from './c2d/cloud-to-device';
+import { CloudToDeviceDispatcher } from './c2d/c2d-dispatcher';
+import { FEEDBACK_DESCRIPTIONS, FeedbackQueue, type FeedbackBatch } from './c2d/feedback';
 import { ConnectedDevices } from './connections/connected-devices';
 import { hubErrors } from './errors';
 import { isValidHubName } from './identifiers';
@@ -38,6 +46,15 @@ export interface IncomingMessage {
   readonly applicationProperties: Readonly<Record<string, string>>;
 }
 
+interface PersistedMessages {
+  formatVersion: 1;
+  cloudToDevice: StoredCloudToDeviceMessage[];
+  feedback: FeedbackBatch[];
+}
+
+/** How often locks and TTLs of cloud-to-device messages and feedback are checked. */
+const C2D_SWEEP_MS = 1000;
+
 interface PersistedState {
   formatVersion: 1;
   /** When the hub was created: the Event Hub-compatible endpoint's `created_at`. */
@@ -55,6 +72,7 @@ export class IotHub {
   readonly connections: ConnectedDevices;
   readonly methods: MethodDispatcher;
   readonly twins = new DeviceTwins();
+  private readonly sweepTimer: NodeJS.Timeout;
 
   private constructor(
     readonly hubName: string,
@@ -65,13 +83,35 @@ export class IotHub {
     readonly telemetry: EventStore,
     /** Consumer groups besides `$Default`. */
     readonly consumerGroups: readonly string[],
+    /** Cloud-to-device queues, one per device. */
+    readonly cloudToDevice: CloudToDeviceQueues,
+    /** The service's feedback on cloud-to-device messages. */
+    readonly feedback: FeedbackQueue,
+    private readonly messages: JsonFile<PersistedMessages>,
     log: Logger,
   ) {
     this.connections = new ConnectedDevices(registry, log);
     this.methods = new MethodDispatcher(this.connections);
+    new CloudToDeviceDispatcher(cloudToDevice, this.connections);
     registry.on('revoked', (deviceId) => {
-      if (!registry.find(deviceId)) this.twins.forget(deviceId);
+      if (registry.find(deviceId)) return;
+      this.twins.forget(deviceId);
+      this.cloudToDevice.forget(deviceId);
     });
+    registry.describeMessageCount = (deviceId) => this.cloudToDevice.pendingCount(deviceId);
+    cloudToDevice.on('settled', (settlement) => {
+      this.recordFeedback(settlement);
+    });
+    const save = () =>
+      void this.messages.save().catch((error: unknown) => {
+        log.warn(`Could not save cloud-to-device messages: ${(error as Error).message}`);
+      });
+    cloudToDevice.on('changed', save);
+    feedback.on('changed', save);
+    this.sweepTimer = setInterval(() => {
+      cloudToDevice.sweep();
+      feedback.sweep();
+    }, C2D_SWEEP_MS).unref();
   }
 
   static async open(options: IotHubOptions): Promise<IotHub> {
@@ -96,6 +136,18 @@ export class IotHub {
     }));
     for (const deviceId of options.devices ?? []) registry.ensure(deviceId);
     await state.save();
+    const messagesPath = join(options.dataDir, 'messages.json');
+    const savedMessages = await JsonFile.read<PersistedMessages>(
+      messagesPath,
+      'the pending cloud-to-device messages and their feedback',
+    );
+    const cloudToDevice = new CloudToDeviceQueues(savedMessages?.cloudToDevice);
+    const feedback = new FeedbackQueue(savedMessages?.feedback);
+    const messages = new JsonFile<PersistedMessages>(messagesPath, () => ({
+      formatVersion: 1,
+      cloudToDevice: cloudToDevice.stored(),
+      feedback: feedback.stored(),
+    }));
     const telemetry = await EventStore.open({
       dir: join(options.dataDir, 'events'),
       partitionCount: options.partitionCount,
@@ -114,6 +166,9 @@ export class IotHub {
       state,
       telemetry,
       options.consumerGroups,
+      cloudToDevice,
+      feedback,
+      messages,
       options.log,
     );
   }
@@ -165,6 +220,33 @@ export class IotHub {
     });
   }
 
+  /**
+   * Queues a cloud-to-device message for a registered device; resolves once it is on disk, which is when IoT Hub's
+   * answer to the service may say it was accepted. Throws IoT Hub's errors (unknown device, full queue, too large).
+   */
+  async sendCloudToDevice(deviceId: string, message: NewCloudToDeviceMessage): Promise<void> {
+    if (!this.registry.find(deviceId)) throw hubErrors.deviceNotFound(deviceId);
+    this.cloudToDevice.enqueue(deviceId, message);
+    await this.messages.save();
+  }
+
+  /** A feedback record for the settlement, when the message's `iothub-ack` asks for one. */
+  private recordFeedback({ message, status }: Settlement): void {
+    const wanted =
+      message.ack === 'full' ||
+      (message.ack === 'positive' && status === 'Success') ||
+      (message.ack === 'negative' && status !== 'Success');
+    if (!wanted || message.messageId === undefined) return;
+    this.feedback.add({
+      originalMessageId: message.messageId,
+      description: FEEDBACK_DESCRIPTIONS[status],
+      deviceGenerationId: this.registry.find(message.deviceId)?.generationId ?? '',
+      deviceId: message.deviceId,
+      enqueuedTimeUtc: new Date().toISOString(),
+      statusCode: status,
+    });
+  }
+
   /** Persists the registry; resolves once a save that includes every change so far is on disk. */
   saveRegistry(): Promise<void> {
     return this.state.save();
@@ -178,8 +260,11 @@ export class IotHub {
 
   /** After the fronts closed: fails waiting calls, writes what was accepted, flushes the registry. */
   async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
     this.methods.cancelAll();
     this.connections.clear();
+    this.feedback.close();
+    await this.messages.save();
     await this.telemetry.close();
     await this.state.flush();
   }

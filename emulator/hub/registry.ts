@@ -64,6 +64,9 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     { connected: boolean; since: string; lastActivity: string }
   >();
 
+  /** Messages pending for a device (set by the hub, which keeps the cloud-to-device queues). */
+  describeMessageCount: (deviceId: string) => number = () => 0;
+
   constructor(records: readonly DeviceRecord[] = []) {
     super();
     for (const record of records) this.devices.set(record.deviceId, record);
@@ -168,7 +171,7 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
       statusReason: record.statusReason,
       statusUpdatedTime: record.statusUpdatedTime,
       lastActivityTime: connection?.lastActivity ?? EPOCH,
-      cloudToDeviceMessageCount: 0,
+      cloudToDeviceMessageCount: this.describeMessageCount(record.deviceId),
       authentication: {
         symmetricKey: { primaryKey: record.primaryKey, secondaryKey: record.secondaryKey },
         x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null },

@@ -9,6 +9,8 @@ interface ConnectedDevicesEvents {
   disconnected: [connection: DeviceConnection];
   /** The device's current connection now accepts direct methods. */
   'methods-ready': [deviceId: string];
+  /** The device's current connection can take a cloud-to-device message. */
+  'c2d-ready': [deviceId: string];
 }
 
 /** The longest delay a Node timer takes (about 24.8 days). */
@@ -92,6 +94,13 @@ export class ConnectedDevices extends EventEmitter<ConnectedDevicesEvents> {
   methodsReady(connection: DeviceConnection): void {
     if (this.current.get(connection.deviceId)?.connection === connection) {
       this.emit('methods-ready', connection.deviceId);
+    }
+  }
+
+  /** The transport reports that `connection` can take a cloud-to-device message (subscribed, acknowledged, credit). */
+  cloudToDeviceReady(connection: DeviceConnection): void {
+    if (this.current.get(connection.deviceId)?.connection === connection) {
+      this.emit('c2d-ready', connection.deviceId);
     }
   }
 

@@ -1,6 +1,8 @@
 /** The transports a device connects with; each has a front under emulator/transports. */
 export type TransportName = 'mqtt';
 
+import type { CloudToDeviceMessage } from '../c2d/cloud-to-device';
+
 /** A direct-method request on its way to a device. */
 export interface MethodRequest {
   readonly methodName: string;
@@ -22,6 +24,15 @@ export interface DeviceConnection {
   acceptsMethods(): boolean;
   /** Delivers a method request; false when the connection can no longer carry it. */
   sendMethodRequest(request: MethodRequest): boolean;
+  /**
+   * Whether the connection can take a cloud-to-device message now (MQTT: subscribed to its devicebound topic,
+   * nothing in flight; AMQP: a receiver link with credit).
+   */
+  acceptsCloudToDevice(): boolean;
+  /** Hands a locked message to the device; it settles through the hub with the message's lock token. */
+  deliverCloudToDevice(message: CloudToDeviceMessage): void;
+  /** Lock tokens of messages delivered on this connection and not settled yet. */
+  unsettledCloudToDevice(): readonly string[];
   /** Ends the connection from the hub's side (token expired, device revoked, taken over). */
   close(reason: string): void;
 }

@@ -5,7 +5,11 @@ import { TrackedServer } from '../../../devkit/server-base';
 import type { TlsMaterial } from '../../certificates';
 import type { Logger } from '../../log';
 import { InspectedStream, type PeerSocket } from '../shared/inspected-stream';
-import { PendingConnections, type PendingConnectionLimits } from '../shared/pending-connections';
+import {
+  PendingConnections,
+  TLS_HANDSHAKE_GRACE_MS,
+  type PendingConnectionLimits,
+} from '../shared/pending-connections';
 import { AmqpFrameGuard, MAX_FRAME_BYTES, type FrameViolation } from './frame-guard';
 
 export interface AmqpServerOptions {
@@ -69,7 +73,7 @@ export class AmqpServer {
             key: options.tls.key,
             cert: options.tls.cert,
             minVersion: 'TLSv1.2',
-            handshakeTimeout: options.pendingLimits.timeoutMs,
+            handshakeTimeout: options.pendingLimits.timeoutMs + TLS_HANDSHAKE_GRACE_MS,
           },
           accept,
         );

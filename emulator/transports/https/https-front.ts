@@ -6,6 +6,7 @@ import { errorBody, HubError, type ErrorBodyShape } from '../../hub/errors';
 import type { IotHub } from '../../hub/hub';
 import type { Logger } from '../../log';
 import { checkApiVersion } from './api-versions';
+import { cloudToDeviceRoutes } from './handlers/cloud-to-device';
 import { deviceRoutes } from './handlers/devices';
 import { methodRoutes } from './handlers/methods';
 import { parseRequestUrl, pathSegments, readJsonBody, resourceOf } from './request';
@@ -20,7 +21,7 @@ export interface HttpsFrontOptions {
 }
 
 /** Every resource the service API serves, one handler file per kind of resource. */
-const ROUTES: readonly Route[] = [...methodRoutes, ...deviceRoutes];
+const ROUTES: readonly Route[] = [...methodRoutes, ...deviceRoutes, ...cloudToDeviceRoutes];
 
 /**
  * The service side over HTTPS: IoT Hub's REST API. Each request goes through the same steps, in IoT Hub's order:

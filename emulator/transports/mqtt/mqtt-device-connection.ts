@@ -1,10 +1,22 @@
 import type { Client, PublishPacket } from 'aedes' with { 'resolution-mode': 'import' };
 import type { DeviceConnection, MethodRequest, TransportName } from '../../hub/connections/device-connection';
-import { METHODS_SUBSCRIPTION, methodRequestTopic } from './topics';
+import type { CloudToDeviceMessage } from '../../hub/c2d/cloud-to-device';
+import {
+  cloudToDeviceSubscription,
+  cloudToDeviceTopic,
+  METHODS_SUBSCRIPTION,
+  methodRequestTopic,
+} from './topics';
 
 /** A device connected over MQTT (an aedes client), as the hub core sees it. */
 export class MqttDeviceConnection implements DeviceConnection {
   readonly transport: TransportName = 'mqtt';
+
+  /**
+   * The cloud-to-device message delivered and not acknowledged yet: one at a time, so that a PUBACK settles the
+   * message it answers without the broker's packet ids.
+   */
+  private inFlight: string | undefined;
 
   constructor(readonly client: Client) {}
 
@@ -26,6 +38,41 @@ export class MqttDeviceConnection implements DeviceConnection {
   /** Publishes to the device (QoS 0); write errors close the connection, which fails what waited on it. */
   publish(topic: string, payload: Buffer): void {
     this.client.publish(publishPacket(topic, payload), ignoreWriteError);
+  }
+
+  acceptsCloudToDevice(): boolean {
+    return (
+      this.inFlight === undefined &&
+      !this.client.closed &&
+      hasSubscription(this.client, cloudToDeviceSubscription(this.deviceId))
+    );
+  }
+
+  /** Sends the message QoS 1, as IoT Hub does: the device's PUBACK completes it. */
+  deliverCloudToDevice(message: CloudToDeviceMessage): void {
+    this.inFlight = message.lockToken;
+    this.client.publish(
+      {
+        cmd: 'publish',
+        topic: cloudToDeviceTopic(this.deviceId, message),
+        payload: message.body,
+        qos: 1,
+        retain: false,
+        dup: false,
+      },
+      ignoreWriteError,
+    );
+  }
+
+  unsettledCloudToDevice(): readonly string[] {
+    return this.inFlight === undefined ? [] : [this.inFlight];
+  }
+
+  /** The device acknowledged the message in flight; returns its lock token. */
+  acknowledged(): string | undefined {
+    const lockToken = this.inFlight;
+    this.inFlight = undefined;
+    return lockToken;
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { createServer, type TLSSocket } from 'node:tls';
 import type { Aedes, Client, PublishPacket, Subscription } from 'aedes' with { 'resolution-mode': 'import' };
 import { TrackedServer } from '../../../devkit/server-base';
@@ -9,10 +10,15 @@ import type { TwinAnswer } from '../../hub/twins/device-twins';
 import { MAX_MESSAGE_BYTES } from '../../hub/telemetry/message-size';
 import type { Logger } from '../../log';
 import { InspectedStream } from '../shared/inspected-stream';
-import { PendingConnections, type PendingConnectionLimits } from '../shared/pending-connections';
+import {
+  PendingConnections,
+  TLS_HANDSHAKE_GRACE_MS,
+  type PendingConnectionLimits,
+} from '../shared/pending-connections';
 import { MqttDeviceConnection } from './mqtt-device-connection';
 import { PacketSizeGuard } from './packet-size-guard';
 import {
+  cloudToDeviceSubscription,
   isAllowedDeviceSubscription,
   METHODS_SUBSCRIPTION,
   parseDevicePublishTopic,
@@ -75,7 +81,7 @@ export class MqttFront {
         key: options.tls.key,
         minVersion: 'TLSv1.2',
         noDelay: true,
-        handshakeTimeout: options.pendingLimits.timeoutMs,
+        handshakeTimeout: options.pendingLimits.timeoutMs + TLS_HANDSHAKE_GRACE_MS,
       },
       (socket) => {
         this.handle(socket);
@@ -93,7 +99,7 @@ export class MqttFront {
     // The broker's hooks need the front, which needs the broker: the hooks reach it through this reference.
     const ref: { front?: MqttFront } = {};
     const broker = await Aedes.createBroker({
-      connectTimeout: options.pendingLimits.timeoutMs,
+      connectTimeout: options.pendingLimits.timeoutMs + TLS_HANDSHAKE_GRACE_MS,
       authenticate: (client, username, password, done) => {
         if (ref.front) ref.front.authenticate(client, username, password, done);
         else done(Object.assign(new Error('starting'), { returnCode: 3 as const }), null);
@@ -107,6 +113,7 @@ export class MqttFront {
         else done(new Error('starting'));
       },
     });
+    keepNoOutgoingMessages(broker);
     const front = new MqttFront(options, broker);
     ref.front = front;
     front.wireBroker();
@@ -176,9 +183,30 @@ export class MqttFront {
     });
     this.broker.on('subscribe', (subscriptions, client) => {
       const entry = this.connections.get(client);
-      if (entry && subscriptions.some((s) => s.topic === METHODS_SUBSCRIPTION)) {
+      if (!entry) return;
+      if (subscriptions.some((s) => s.topic === METHODS_SUBSCRIPTION)) {
         hub.connections.methodsReady(entry.connection);
       }
+      if (subscriptions.some((s) => s.topic === cloudToDeviceSubscription(client.id))) {
+        hub.connections.cloudToDeviceReady(entry.connection);
+      }
+    });
+    // A PUBACK from a device: the broker sends devices nothing but cloud-to-device messages at QoS 1.
+    this.broker.on('ack', (packet, client) => {
+      const entry = this.connections.get(client);
+      const topic = 'topic' in packet ? packet.topic : '';
+      if (!entry || !topic.startsWith(`devices/${client.id}/messages/devicebound/`)) return;
+      const lockToken = entry.connection.acknowledged();
+      if (lockToken !== undefined) {
+        try {
+          hub.cloudToDevice.complete(client.id, lockToken);
+        } catch (error) {
+          log.warn(
+            `device ${JSON.stringify(client.id)} acknowledged a message too late: ${(error as Error).message}`,
+          );
+        }
+      }
+      hub.connections.cloudToDeviceReady(entry.connection);
     });
     this.broker.on('clientError', (client, error) => {
       log.warn(`device ${JSON.stringify(client.id)} connection error: ${error.message}`);
@@ -326,6 +354,32 @@ export class MqttFront {
     }
     done(null, subscription);
   }
+}
+
+/**
+ * The hub keeps cloud-to-device messages itself (queue, locks, redelivery after a reconnect), so the broker must
+ * not: a QoS 1 message it still held for a device from an earlier connection would be sent again, beside the
+ * hub's own redelivery. Its stream of stored messages for a resuming session is emptied instead of replayed.
+ */
+function keepNoOutgoingMessages(broker: Aedes): void {
+  const persistence = (broker as unknown as { persistence: OutgoingStore }).persistence;
+  const stored = persistence.outgoingStream.bind(persistence);
+  persistence.outgoingStream = (client) => Readable.from(forgetAll(persistence, client, stored(client)));
+}
+
+/** Clears each stored message and yields none of them. */
+async function* forgetAll(
+  persistence: OutgoingStore,
+  client: Client,
+  stored: AsyncIterable<{ messageId?: number }>,
+): AsyncGenerator<never> {
+  for await (const packet of stored) await persistence.outgoingClearMessageId(client, packet);
+  yield* [];
+}
+
+interface OutgoingStore {
+  outgoingStream(client: Client): AsyncIterable<{ messageId?: number }>;
+  outgoingClearMessageId(client: Client, packet: { messageId?: number }): Promise<unknown>;
 }
 
 interface RetainedStore {

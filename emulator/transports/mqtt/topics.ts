@@ -124,3 +124,42 @@ function readRequestId(query: string): string | undefined {
   }
   return undefined;
 }
+
+/** What a cloud-to-device topic carries besides the body. */
+export interface CloudToDeviceTopicFields {
+  readonly messageId?: string | undefined;
+  readonly to: string;
+  readonly correlationId?: string | undefined;
+  readonly userId?: string | undefined;
+  readonly contentType?: string | undefined;
+  readonly contentEncoding?: string | undefined;
+  readonly expiryTimeMs?: number | undefined;
+  readonly properties: Readonly<Record<string, string>>;
+}
+
+/**
+ * `devices/{id}/messages/devicebound/{property bag}`: system properties first (`$.mid`, `$.to`, `$.cid`, `$.uid`,
+ * `$.ct`, `$.ce`, `$.exp`), then the user properties, each key and value through encodeURIComponent, which is how
+ * the device SDK reads them back.
+ */
+export function cloudToDeviceTopic(deviceId: string, fields: CloudToDeviceTopicFields): string {
+  const pairs: [string, string | undefined][] = [
+    ['$.mid', fields.messageId],
+    ['$.to', fields.to],
+    ['$.cid', fields.correlationId],
+    ['$.uid', fields.userId],
+    ['$.ct', fields.contentType],
+    ['$.ce', fields.contentEncoding],
+    ['$.exp', fields.expiryTimeMs === undefined ? undefined : new Date(fields.expiryTimeMs).toISOString()],
+    ...Object.entries(fields.properties),
+  ];
+  const bag = pairs
+    .filter((pair): pair is [string, string] => pair[1] !== undefined)
+    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)
+    .join('&');
+  return `devices/${deviceId}/messages/devicebound/${bag}`;
+}
+
+export function cloudToDeviceSubscription(deviceId: string): string {
+  return `devices/${deviceId}/messages/devicebound/#`;
+}

@@ -1,7 +1,11 @@
 import type { Logger } from '../../log';
 import type { PeerSocket } from './inspected-stream';
 
-/** Defaults: room for a fleet connecting at once, and ten seconds for TLS plus the protocol's handshake. */
+/**
+ * Defaults: room for a fleet connecting at once, and ten seconds for TLS plus the protocol's handshake. The TLS
+ * servers' own handshake timeout is set a second later (TLS_HANDSHAKE_GRACE_MS), so that this one decides.
+ */
+export const TLS_HANDSHAKE_GRACE_MS = 1000;
 export const DEFAULT_PENDING_LIMITS: PendingConnectionLimits = { maxPending: 1000, timeoutMs: 10_000 };
 
 export interface PendingConnectionLimits {
@@ -48,6 +52,8 @@ export class PendingConnections {
       this.log.warn(
         `closed a ${this.what} connection from ${socket.remoteAddress ?? '?'}: it did not authenticate within ${this.limits.timeoutMs / 1000} s`,
       );
+      // Forgotten before it is closed: by the time the client sees the close, it no longer counts.
+      this.forget(key, socket);
       socket.destroy();
     }, this.limits.timeoutMs);
     timer.unref();
