@@ -98,7 +98,11 @@ describe('cloud-to-device queues (IoT Hub limits and message states)', () => {
     queues.enqueue('dev', message(1), T0);
     const delivered = queues.receive('dev', T0);
     queues.complete('dev', delivered?.lockToken ?? '');
-    expect(errorOf(() => { queues.complete('dev', delivered?.lockToken ?? ''); })).toMatchObject({
+    expect(
+      errorOf(() => {
+        queues.complete('dev', delivered?.lockToken ?? '');
+      }),
+    ).toMatchObject({
       httpStatus: 412,
       errorCode: 412002,
     });
