@@ -1,5 +1,5 @@
 /** The transports a device connects with; each has a front under emulator/transports. */
-export type TransportName = 'mqtt';
+export type TransportName = 'mqtt' | 'amqp';
 
 import type { CloudToDeviceMessage } from '../c2d/cloud-to-device';
 
