@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { forkUntilReady, type ChildHandle } from '../devkit/child-process';
-import type { EmulatorInfo, EmulatorStats } from './emulator';
+import type { DeviceTransport, EmulatorInfo, EmulatorStats } from './emulator';
 import { OPTIONS_ENV, type ChildMessage, type ParentMessage, type SerializableEmulatorOptions } from './ipc';
 
 export interface StartEmulatorOptions extends SerializableEmulatorOptions {
@@ -12,8 +12,11 @@ export interface StartEmulatorOptions extends SerializableEmulatorOptions {
 export interface RunningEmulator {
   readonly info: EmulatorInfo;
   readonly pid: number;
-  /** Connection strings of the devices known at start or created through `ensureDevices`. */
-  deviceConnectionString(deviceId: string): string;
+  /**
+   * Connection strings of the devices known at start or created through `ensureDevices`, with the gateway port of
+   * the transport the device will use (MQTT by default, or IoT Hub's AMQP endpoint).
+   */
+  deviceConnectionString(deviceId: string, transport?: DeviceTransport): string;
   /** Creates the devices that do not exist yet; returns their connection strings. */
   ensureDevices(deviceIds: readonly string[]): Promise<Record<string, string>>;
   /** Memory and connection counts of the running emulator. */
@@ -118,10 +121,11 @@ class EmulatorProcess implements RunningEmulator {
     return this.child.waitForLog(pattern, timeoutMs);
   }
 
-  deviceConnectionString(deviceId: string): string {
+  deviceConnectionString(deviceId: string, transport: DeviceTransport = 'mqtt'): string {
     const value = this.connectionStrings[deviceId];
     if (!value) throw new Error(`Device ${deviceId} was not created through this emulator handle.`);
-    return value;
+    if (transport === 'mqtt') return value;
+    return value.replace(/GatewayHostName=([^;:]+):\d+/, `GatewayHostName=$1:${this.info.iothubAmqpsPort}`);
   }
 
   ensureDevices(deviceIds: readonly string[]): Promise<Record<string, string>> {

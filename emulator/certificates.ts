@@ -12,14 +12,18 @@ export interface TlsMaterial {
   readonly key: string;
 }
 
-const SERVER_NAMES = ['localhost', '127.0.0.1', '::1'];
+const LOCAL_NAMES = ['localhost', '127.0.0.1', '::1'];
 const RENEW_BEFORE_MS = 7 * 24 * 3600 * 1000;
 
 /**
  * Loads the emulator's CA and server certificate from `<dataDir>/certs`, or creates them on first start
- * (and again when the server certificate is about to expire). The CA is kept so that users trust it once.
+ * (and again when the server certificate is about to expire or lacks a name it must carry). The CA is kept so
+ * that users trust it once. The server certificate names the local host and the hub's Azure-shaped host name
+ * (`<hub>.azure-devices.net`), so that clients given an Azure-shaped connection string and a hosts entry pass the
+ * TLS check too.
  */
-export async function loadOrCreateTlsMaterial(dataDir: string): Promise<TlsMaterial> {
+export async function loadOrCreateTlsMaterial(dataDir: string, hubHostName?: string): Promise<TlsMaterial> {
+  const serverNames = hubHostName ? [...LOCAL_NAMES, hubHostName.toLowerCase()] : LOCAL_NAMES;
   const dir = join(dataDir, 'certs');
   const paths = {
     ca: join(dir, 'ca.pem'),
@@ -50,8 +54,16 @@ export async function loadOrCreateTlsMaterial(dataDir: string): Promise<TlsMater
   let cert = await readOptional(paths.cert);
   let key = await readOptional(paths.key);
   // A kill between two writes can leave a key without its certificate: such a pair is made again.
-  if (newCa || !cert || !key || expiresSoon(cert) || !signedBy(cert, ca) || !keyMatches(cert, key)) {
-    const created = await createCert({ ca: { cert: ca, key: caKey }, domains: SERVER_NAMES, validity: 825 });
+  if (
+    newCa ||
+    !cert ||
+    !key ||
+    expiresSoon(cert) ||
+    !signedBy(cert, ca) ||
+    !keyMatches(cert, key) ||
+    !namesAll(cert, serverNames)
+  ) {
+    const created = await createCert({ ca: { cert: ca, key: caKey }, domains: serverNames, validity: 825 });
     cert = created.cert;
     key = created.key;
     await writeFileAtomic(paths.key, key, 0o600);
@@ -85,6 +97,22 @@ function signedBy(certPem: string, caPem: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether the certificate is valid for every one of `names` (host names or IP addresses). */
+function namesAll(certPem: string, names: readonly string[]): boolean {
+  try {
+    const certificate = new X509Certificate(certPem);
+    return names.every((name) =>
+      isIpAddress(name) ? certificate.checkIP(name) !== undefined : certificate.checkHost(name) !== undefined,
+    );
+  } catch {
+    return false;
+  }
+}
+
+function isIpAddress(name: string): boolean {
+  return /^[\d.]+$/.test(name) || name.includes(':');
 }
 
 /** Whether the private key belongs to the certificate. */

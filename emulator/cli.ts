@@ -78,6 +78,7 @@ function printBanner(emulator: Emulator, createdDevices: readonly string[]): voi
     `IoT Hub emulator "${info.hubName}" is running (Ctrl+C to stop).`,
     `  Devices (MQTT over TLS):  localhost:${info.mqttPort}`,
     `  Service API (HTTPS):      https://localhost:${info.httpsPort}`,
+    `  IoT Hub AMQP (TLS):       amqps://localhost:${info.iothubAmqpsPort}  (devices on AMQP; service C2D and feedback)`,
     `  Event Hub-compatible:     amqp://localhost:${info.amqpPort}` +
       (info.amqpsPort === undefined ? '' : `, amqps://localhost:${info.amqpsPort}`) +
       `  (${info.eventHubName}: ${info.partitionCount} partitions; consumer groups ${info.consumerGroups.join(', ')})`,

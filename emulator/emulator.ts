@@ -5,6 +5,7 @@ import { DEFAULT_CONSUMER_GROUPS, resolveEmulatorOptions, type EmulatorOptions }
 import { IotHub } from './hub/hub';
 import { consoleLogger } from './log';
 import { EventHubEndpoint } from './transports/amqp/event-hub-endpoint';
+import { IotHubAmqpEndpoint } from './transports/amqp/iothub-endpoint';
 import { HttpsFront } from './transports/https/https-front';
 import { MqttFront } from './transports/mqtt/mqtt-front';
 
@@ -28,6 +29,8 @@ export interface EmulatorInfo {
   readonly hostName: string;
   readonly mqttPort: number;
   readonly httpsPort: number;
+  /** IoT Hub's own AMQP endpoint (AMQP over TLS) for devices and services. */
+  readonly iothubAmqpsPort: number;
   /** Event Hub-compatible endpoint: plain AMQP, and AMQP over TLS when enabled. */
   readonly amqpPort: number;
   readonly amqpsPort: number | undefined;
@@ -44,8 +47,12 @@ export interface EmulatorInfo {
 interface Fronts {
   readonly mqtt: MqttFront;
   readonly https: HttpsFront;
+  readonly iothubAmqp: IotHubAmqpEndpoint;
   readonly eventHub: EventHubEndpoint;
 }
+
+/** The device transports a connection string can point at. */
+export type DeviceTransport = 'mqtt' | 'amqp';
 
 /**
  * The local IoT Hub: the hub core (emulator/hub) with its protocol fronts (emulator/transports) over one TLS
@@ -65,7 +72,7 @@ export class Emulator {
     const log = given.log ?? consoleLogger;
     const dataDir = resolve(options.dataDir);
     if (options.reset) await rm(dataDir, { recursive: true, force: true });
-    const tls = await loadOrCreateTlsMaterial(dataDir);
+    const tls = await loadOrCreateTlsMaterial(dataDir, `${options.hubName}.azure-devices.net`);
     const hub = await IotHub.open({
       hubName: options.hubName,
       dataDir,
@@ -103,7 +110,18 @@ export class Emulator {
         port: options.amqpPort,
         tlsPort: options.amqpsPort,
       });
-      return new Emulator(hub, dataDir, options.gatewayHost, tls, { mqtt, https, eventHub });
+      started.push(eventHub);
+      const iothubAmqp = await IotHubAmqpEndpoint.start({
+        ...common,
+        tlsPort: options.iothubAmqpsPort,
+        // Readers of the hub's /messages/events go to the Event Hub-compatible endpoint, over TLS when it has it.
+        eventHub: () => ({
+          host: options.gatewayHost,
+          port: eventHub.tlsPort ?? eventHub.port,
+          tls: eventHub.tlsPort !== undefined,
+        }),
+      });
+      return new Emulator(hub, dataDir, options.gatewayHost, tls, { mqtt, https, iothubAmqp, eventHub });
     } catch (error) {
       for (const part of started.reverse()) await part.close();
       await hub.close();
@@ -118,6 +136,7 @@ export class Emulator {
       hostName: hub.hostName,
       mqttPort: fronts.mqtt.port,
       httpsPort: fronts.https.port,
+      iothubAmqpsPort: fronts.iothubAmqp.tlsPort,
       amqpPort: fronts.eventHub.port,
       amqpsPort: fronts.eventHub.tlsPort,
       eventHubName: hub.hubName,
@@ -143,21 +162,27 @@ export class Emulator {
   }
 
   /**
-   * A service connection string in Azure's shape plus `GatewayHostName` (where the HTTPS endpoint listens) and
-   * `UseDevelopmentEmulator=true`, the convention of Microsoft's emulators, which tells our code to use them.
+   * A service connection string in Azure's shape plus `GatewayHostName` (where the HTTPS endpoint listens),
+   * `AmqpGatewayHostName` (where IoT Hub's AMQP endpoint listens) and `UseDevelopmentEmulator=true`, the
+   * convention of Microsoft's emulators, which tells our code to use them.
    */
   serviceConnectionString(policyName = 'iothubowner'): string {
     const policy = this.policy(policyName);
     return (
       `HostName=${this.hub.hostName};SharedAccessKeyName=${policy.keyName};SharedAccessKey=${policy.primaryKey};` +
-      `GatewayHostName=${this.gatewayHost}:${this.fronts.https.port};UseDevelopmentEmulator=true`
+      `GatewayHostName=${this.gatewayHost}:${this.fronts.https.port};` +
+      `AmqpGatewayHostName=${this.gatewayHost}:${this.fronts.iothubAmqp.tlsPort};UseDevelopmentEmulator=true`
     );
   }
 
-  /** A device connection string that the unmodified device SDK uses: TLS to the gateway, tokens for the hub. */
-  deviceConnectionString(deviceId: string): string {
+  /**
+   * A device connection string that the unmodified device SDK uses: TLS to the gateway port of the transport
+   * (MQTT or AMQP), tokens for the hub.
+   */
+  deviceConnectionString(deviceId: string, transport: DeviceTransport = 'mqtt'): string {
     const device = this.hub.registry.get(deviceId);
-    return `HostName=${this.hub.hostName};DeviceId=${deviceId};SharedAccessKey=${device.primaryKey};GatewayHostName=${this.gatewayHost}:${this.fronts.mqtt.port}`;
+    const port = transport === 'amqp' ? this.fronts.iothubAmqp.tlsPort : this.fronts.mqtt.port;
+    return `HostName=${this.hub.hostName};DeviceId=${deviceId};SharedAccessKey=${device.primaryKey};GatewayHostName=${this.gatewayHost}:${port}`;
   }
 
   async stats(): Promise<EmulatorStats> {
@@ -171,8 +196,8 @@ export class Emulator {
   }
 
   async stop(): Promise<void> {
-    const { mqtt, https, eventHub } = this.fronts;
-    await Promise.all([https.close(), mqtt.close(), eventHub.close()]);
+    const { mqtt, https, iothubAmqp, eventHub } = this.fronts;
+    await Promise.all([https.close(), mqtt.close(), iothubAmqp.close(), eventHub.close()]);
     // After the fronts: telemetry accepted before they closed is written and acknowledged first.
     await this.hub.close();
   }

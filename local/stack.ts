@@ -21,6 +21,8 @@ Options:
   --mqtt-port <port>   emulator MQTT/TLS port (default ${EMULATOR_DEFAULTS.mqttPort})
   --https-port <port>  emulator HTTPS port (default ${EMULATOR_DEFAULTS.httpsPort})
   --amqp-port <port>   emulator Event Hub-compatible endpoint, AMQP (default ${EMULATOR_DEFAULTS.amqpPort})
+  --iothub-amqps-port <port>
+                       emulator IoT Hub AMQP/TLS endpoint (default ${EMULATOR_DEFAULTS.iothubAmqpsPort})
   --interval <s>       initial telemetry interval in seconds (default 1)
   --reset              wipe the emulator's data directory first
   --help               show this help`;
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
     'mqtt-port': { type: 'string' },
     'https-port': { type: 'string' },
     'amqp-port': { type: 'string' },
+    'iothub-amqps-port': { type: 'string' },
     interval: { type: 'string' },
     reset: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -50,6 +53,11 @@ async function main(): Promise<void> {
     mqttPort: readPort('--mqtt-port', values['mqtt-port'], EMULATOR_DEFAULTS.mqttPort),
     httpsPort: readPort('--https-port', values['https-port'], EMULATOR_DEFAULTS.httpsPort),
     amqpPort: readPort('--amqp-port', values['amqp-port'], EMULATOR_DEFAULTS.amqpPort),
+    iothubAmqpsPort: readPort(
+      '--iothub-amqps-port',
+      values['iothub-amqps-port'],
+      EMULATOR_DEFAULTS.iothubAmqpsPort,
+    ),
     reset: values.reset ?? false,
   });
   const stopEmulator = () => emulator.stop();
@@ -153,7 +161,7 @@ function printBanner(emulator: RunningEmulator, host: FunctionsHost, deviceIds: 
     `   curl -X POST http://localhost:${host.port}/api/devices/${first}/methods/SetTelemetryInterval \\`,
     `        -H 'content-type: application/json' -d '{"payload": 5}'`,
     '',
-    ` IoT Hub emulator "${info.hubName}": devices on mqtts://localhost:${info.mqttPort}, service API on https://localhost:${info.httpsPort}`,
+    ` IoT Hub emulator "${info.hubName}": devices on mqtts://localhost:${info.mqttPort} and amqps://localhost:${info.iothubAmqpsPort}, service API on https://localhost:${info.httpsPort}`,
     ` Event Hub-compatible endpoint: sb://localhost:${info.amqpPort} (AMQP), Event Hub "${info.eventHubName}", ${info.partitionCount} partitions`,
     ` CA certificate: ${info.caPath}`,
     ...eventHubLines(host),

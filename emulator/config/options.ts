@@ -19,6 +19,8 @@ export interface EmulatorOptions {
   readonly devices?: readonly string[];
   /** Wipe the data directory first. */
   readonly reset?: boolean;
+  /** IoT Hub's own AMQP endpoint (devices and services), AMQP over TLS (0 picks a free port). */
+  readonly iothubAmqpsPort?: number;
   /** Plain AMQP port of the Event Hub-compatible endpoint (0 picks a free port). */
   readonly amqpPort?: number;
   /** AMQP over TLS port of the Event Hub-compatible endpoint; not opened unless given (0 picks a free port). */
@@ -91,6 +93,14 @@ export const EMULATOR_OPTIONS: readonly OptionSpec[] = [
     help: 'HTTPS port for the service API, 0 = any free port',
   },
   {
+    key: 'iothubAmqpsPort',
+    flag: '--iothub-amqps-port',
+    env: 'IOTHUB_EMULATOR_IOTHUB_AMQPS_PORT',
+    kind: 'port',
+    defaultValue: 5671,
+    help: "IoT Hub's AMQP/TLS endpoint for devices and services (C2D, feedback), 0 = any free port",
+  },
+  {
     key: 'amqpPort',
     flag: '--amqp-port',
     env: 'IOTHUB_EMULATOR_AMQP_PORT',
@@ -103,7 +113,7 @@ export const EMULATOR_OPTIONS: readonly OptionSpec[] = [
     flag: '--amqps-port',
     env: 'IOTHUB_EMULATOR_AMQPS_PORT',
     kind: 'port',
-    help: 'also serve the Event Hub-compatible endpoint over AMQP/TLS on this port (5671 in Azure; off by default)',
+    help: 'also serve the Event Hub-compatible endpoint over AMQP/TLS on this port (off by default)',
   },
   {
     key: 'partitionCount',

@@ -31,6 +31,7 @@ export async function startTestEmulator(
     mqttPort: 0,
     httpsPort: 0,
     amqpPort: 0,
+    iothubAmqpsPort: 0,
     dataDir: dir?.path,
     ...options,
   });

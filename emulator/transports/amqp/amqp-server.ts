@@ -16,14 +16,16 @@ export interface AmqpServerOptions {
   /** The container id, as OPEN states it. */
   readonly name: string;
   readonly host: string;
-  /** Plain AMQP; 0 picks a free port. */
-  readonly port: number;
+  /** Plain AMQP; 0 picks a free port; undefined to not listen. */
+  readonly port: number | undefined;
   /** AMQP over TLS with the emulator's certificate; undefined to not listen. */
   readonly tlsPort: number | undefined;
   readonly tls: TlsMaterial;
   /** Connections still opening (TLS, SASL, OPEN) at most, and how long each may take. */
   readonly pendingLimits: PendingConnectionLimits;
   readonly log: Logger;
+  /** Defaults for every link of the container (rhea reads link options through the container). */
+  readonly linkDefaults?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -36,7 +38,8 @@ export class AmqpServer {
   private readonly pending: PendingConnections;
   /** The stream under each rhea connection, to close it after a framing violation. */
   private readonly streams = new WeakMap<Connection, InspectedStream>();
-  private readonly servers: TrackedServer[] = [];
+  private plainServer: TrackedServer | undefined;
+  private tlsServer: TrackedServer | undefined;
 
   private constructor(
     private readonly options: AmqpServerOptions,
@@ -58,15 +61,18 @@ export class AmqpServer {
   }
 
   static async start(options: AmqpServerOptions): Promise<AmqpServer> {
-    const server = new AmqpServer(options, create_container({ id: options.name }));
+    const server = new AmqpServer(options, create_container({ ...options.linkDefaults, id: options.name }));
     const accept = (socket: PeerSocket) => {
       server.accept(socket);
     };
     const admit = (socket: PeerSocket) => server.pending.admit(socket);
     try {
-      server.servers.push(
-        await new TrackedServer(createTcpServer(accept), admit).listen(options.port, options.host),
-      );
+      if (options.port !== undefined) {
+        server.plainServer = await new TrackedServer(createTcpServer(accept), admit).listen(
+          options.port,
+          options.host,
+        );
+      }
       if (options.tlsPort !== undefined) {
         const tlsServer = createTlsServer(
           {
@@ -77,7 +83,7 @@ export class AmqpServer {
           },
           accept,
         );
-        server.servers.push(await new TrackedServer(tlsServer, admit).listen(options.tlsPort, options.host));
+        server.tlsServer = await new TrackedServer(tlsServer, admit).listen(options.tlsPort, options.host);
       }
     } catch (error) {
       await server.close();
@@ -86,17 +92,17 @@ export class AmqpServer {
     return server;
   }
 
-  get port(): number {
-    return this.servers[0]?.port ?? 0;
+  get port(): number | undefined {
+    return this.plainServer?.port;
   }
 
   get tlsPort(): number | undefined {
-    return this.servers[1]?.port;
+    return this.tlsServer?.port;
   }
 
   async close(): Promise<void> {
     this.pending.clear();
-    await Promise.all(this.servers.map((server) => server.close()));
+    await Promise.all([this.plainServer?.close(), this.tlsServer?.close()]);
   }
 
   private accept(socket: PeerSocket): void {

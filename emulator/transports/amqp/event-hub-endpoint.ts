@@ -74,7 +74,7 @@ export class EventHubEndpoint {
   }
 
   get port(): number {
-    return this.server.port;
+    return this.server.port ?? 0;
   }
 
   get tlsPort(): number | undefined {
@@ -194,6 +194,6 @@ export class EventHubEndpoint {
     } else {
       return;
     }
-    sendReply(connection, message, reply, log);
+    sendReply(connection, address, message, reply, log);
   }
 }

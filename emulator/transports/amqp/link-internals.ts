@@ -23,3 +23,10 @@ export function localAttach(link: Sender | Receiver): LinkInternals['local']['at
 export function creditOf(sender: Sender): number {
   return (sender as unknown as LinkInternals).credit;
 }
+
+/** The terminus the client sent in its ATTACH. */
+export function remoteTermini(link: Sender | Receiver): { source?: unknown; target?: unknown } {
+  return (
+    (link as unknown as { remote: { attach?: { source?: unknown; target?: unknown } } }).remote.attach ?? {}
+  );
+}

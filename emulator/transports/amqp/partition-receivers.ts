@@ -9,7 +9,8 @@ import { parseSelector, SELECTOR_FILTER_KEY, SelectorError } from './selector';
 
 const RUNTIME_METRIC_CAPABILITY = 'com.microsoft:enable-receiver-runtime-metric';
 const EPOCH_PROPERTY = 'com.microsoft:epoch';
-const PARTITION_ADDRESS = /^\/?([^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/([^/]+)$/i;
+/** The entity path, alone or in a full URL (`amqps://host:port/<hub>/...`, as uamqp and pyamqp write it). */
+const PARTITION_ADDRESS = /^(?:amqps?:\/\/[^/]+)?\/?([^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/([^/]+)$/i;
 
 /**
  * Admits a client's receiver link on `<hub>/ConsumerGroups/<group>/Partitions/<id>` as Event Hubs does, or says

@@ -25,15 +25,30 @@ export function acceptNodeLink(link: Sender | Receiver, address: string): void {
   localAttach(link).snd_settle_mode = 1;
 }
 
-/** Sends a reply on the client's link named (or addressed) as the request's `reply_to`. */
-export function sendReply(connection: Connection, request: Message, reply: RequestReply, log: Logger): void {
+/**
+ * Sends a reply to a request that arrived on the node `node` (`$cbs`, `$management`): on the client's link named
+ * (or addressed) as the request's `reply_to`, or, when the request names none (uamqp and the pure-Python stack send
+ * none), on the client's receiving link from the same node, as Microsoft's services do.
+ */
+export function sendReply(
+  connection: Connection,
+  node: string,
+  request: Message,
+  reply: RequestReply,
+  log: Logger,
+): void {
   const replyTo = request.reply_to;
-  const sender = connection.find_sender(
-    (link: Sender) =>
-      link.name === replyTo || (link.target as { address?: string } | undefined)?.address === replyTo,
-  );
+  const addressOf = (terminus: unknown) => (terminus as { address?: string } | undefined)?.address;
+  const sender =
+    (replyTo === undefined
+      ? undefined
+      : connection.find_sender(
+          (link: Sender) => link.name === replyTo || addressOf(link.target) === replyTo,
+        )) ?? connection.find_sender((link: Sender) => addressOf(link.source) === node);
   if (!sender) {
-    log.warn(`AMQP: no link "${String(replyTo)}" to reply on; the request is dropped.`);
+    log.warn(
+      `AMQP: no link to reply to a ${node} request on ("${String(replyTo)}"); the request is dropped.`,
+    );
     return;
   }
   const applicationProperties: Record<string, unknown> = {
