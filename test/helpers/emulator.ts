@@ -6,9 +6,11 @@ import {
   type DeviceMethodRequest,
   type DeviceMethodResponse,
 } from 'azure-iot-device';
+import { Amqp } from 'azure-iot-device-amqp';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import type { Client } from 'azure-iothub';
 import { startEmulator, type RunningEmulator, type StartEmulatorOptions } from '../../emulator/api';
+import type { DeviceTransport } from '../../emulator/emulator';
 import { createIotHubClient, createIotHubRegistry } from '../../src/lib/iothub-client';
 import { readIotHubSettings, type IotHubSettings } from '../../src/lib/settings';
 
@@ -69,13 +71,17 @@ export function policyKey(emulator: RunningEmulator, policy: string): string {
 
 export type MethodHandler = (request: DeviceMethodRequest, response: DeviceMethodResponse) => void;
 
-/** A device on the official SDK, connected to the emulator, with the given direct-method handlers. */
+/**
+ * A device on the official SDK, connected to the emulator over MQTT or AMQP (the connection string's gateway port
+ * must match: `emulator.deviceConnectionString(id, transport)`), with the given direct-method handlers.
+ */
 export async function connectDevice(
   emulator: RunningEmulator,
   connectionString: string,
   methods: Record<string, MethodHandler> = {},
+  transport: DeviceTransport = 'mqtt',
 ): Promise<DeviceClient> {
-  const client = DeviceClient.fromConnectionString(connectionString, Mqtt);
+  const client = DeviceClient.fromConnectionString(connectionString, transport === 'amqp' ? Amqp : Mqtt);
   await client.setOptions({ ca: readFileSync(emulator.info.caPath, 'utf8') });
   await client.open();
   for (const [name, handler] of Object.entries(methods)) client.onDeviceMethod(name, handler);

@@ -222,7 +222,9 @@ export class IotHubAmqpEndpoint {
     accept(link);
     device.addLink(role, link);
     if (isNew && !hub.connections.attach(device, session)) return;
-    if (role === 'method-requests' || role === 'method-responses') hub.connections.methodsReady(device);
+    // Ready once both links of the method pair are attached (the SDK attaches its sender first).
+    const methodLink = role === 'method-requests' || role === 'method-responses';
+    if (methodLink && device.acceptsMethods()) hub.connections.methodsReady(device);
   }
 
   private onMessage(context: EventContext): void {
