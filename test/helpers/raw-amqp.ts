@@ -79,6 +79,27 @@ export class RawAmqpClient {
     });
   }
 
+  /** How many fields the server's OPEN frame carried (AMQP 1.0 defines 10; unset trailing ones may be left off). */
+  openFieldCount(): number {
+    return fieldCount((this.connection as unknown as { remote: { open?: unknown } }).remote.open);
+  }
+
+  /**
+   * Opens a receiver on `address`; resolves with the server's ATTACH as sent: how many fields it carried (AMQP 1.0
+   * defines 14), its source and its target.
+   */
+  attachFrame(address: string): Promise<{ fieldCount: number; source: unknown; target: unknown }> {
+    const receiver = this.connection.open_receiver({ source: { address }, target: { address: 'client-1' } });
+    return new Promise((resolve) => {
+      receiver.once('receiver_open', () => {
+        const attach = (
+          receiver as unknown as { remote: { attach?: { source?: unknown; target?: unknown } } }
+        ).remote.attach;
+        resolve({ fieldCount: fieldCount(attach), source: attach?.source, target: attach?.target });
+      });
+    });
+  }
+
   /** Opens a sender on `address`; resolves with the link error that closes it. */
   sendRefusal(address: string): Promise<string> {
     const sender = this.connection.open_sender({ target: { address } });
@@ -102,4 +123,9 @@ export class RawAmqpClient {
       this.connection.close();
     });
   }
+}
+
+/** The number of fields a received performative carried on the wire (rhea keeps them as a list in `value`). */
+function fieldCount(performative: unknown): number {
+  return (performative as { value?: unknown[] } | undefined)?.value?.length ?? 0;
 }

@@ -112,6 +112,17 @@ describe('the Event Hub-compatible endpoint on the wire (bare AMQP client)', () 
     expect(await next.attach(address)).toMatchObject({ address });
   });
 
+  it('writes every OPEN and ATTACH field, fills both termini, and takes a source given as a full URL', async () => {
+    const client = await plain();
+    expect(client.openFieldCount()).toBe(10);
+    await putToken(client, token('service'));
+    const url = `amqp://localhost:${emulator.info.amqpPort}/${emulator.info.eventHubName}/ConsumerGroups/$Default/Partitions/2`;
+    const frame = await client.attachFrame(url);
+    expect(frame.fieldCount).toBe(14);
+    expect(frame.source).toMatchObject({ address: url });
+    expect(frame.target).toMatchObject({ address: 'client-1' });
+  });
+
   it('is read-only: a sender link to the hub is refused', async () => {
     const client = await plain();
     await putToken(client, token('service'));

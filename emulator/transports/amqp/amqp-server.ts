@@ -1,6 +1,12 @@
 import { createServer as createTcpServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { create_container, type Connection, type Container, type EventContext } from 'rhea';
+import {
+  create_container,
+  type Connection,
+  type ConnectionOptions,
+  type Container,
+  type EventContext,
+} from 'rhea';
 import { TrackedServer } from '../../../devkit/server-base';
 import type { TlsMaterial } from '../../certificates';
 import type { Logger } from '../../log';
@@ -110,7 +116,10 @@ export class AmqpServer {
       // rhea types these options for dialling out; a server connection needs none of host, port or transport.
       port: 0,
       max_frame_size: MAX_FRAME_BYTES,
-    });
+      // Every OPEN field is written, null where there is no value: rhea leaves unset trailing fields off, which
+      // AMQP allows, but clients that read fields by position (uamqp, azure-eventhub's pure-Python stack) fail.
+      ...OPEN_FIELDS_WITHOUT_VALUE,
+    } as unknown as ConnectionOptions);
     const guard = new AmqpFrameGuard((violation) => {
       this.closeForViolation(connection, stream, violation);
     });
@@ -141,6 +150,18 @@ export class AmqpServer {
     }
   }
 }
+
+/** OPEN's optional fields the emulator has no value for (AMQP 1.0, 2.7.1). */
+const OPEN_FIELDS_WITHOUT_VALUE = {
+  hostname: null,
+  channel_max: 65_535,
+  idle_time_out: null,
+  outgoing_locales: null,
+  incoming_locales: null,
+  offered_capabilities: null,
+  desired_capabilities: null,
+  properties: null,
+};
 
 /**
  * The kind of a rhea protocol error, without what follows the first colon: rhea's messages end with bytes of the

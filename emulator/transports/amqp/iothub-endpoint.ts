@@ -12,7 +12,7 @@ import { parseIotHubAddress, type IotHubAddress } from './iothub-addresses';
 import { DeviceMessageHandler } from './iothub-device-messages';
 import { plainMechanism, saslClaim } from './iothub-sasl';
 import { ServiceLinks } from './iothub-service-links';
-import { remoteTermini } from './link-internals';
+import { completeAttach, remoteTermini } from './link-internals';
 import { readManagementRequest } from './management';
 import { sendReply, type RequestReply } from './request-reply';
 
@@ -395,11 +395,12 @@ export class IotHubAmqpEndpoint {
   }
 }
 
-/** Accepts a client's link, echoing both its source and its target (clients read both). */
+/** Accepts a client's link, echoing both its source and its target (clients read both), every field written. */
 function accept(link: Sender | Receiver): void {
   const { source, target } = remoteTermini(link);
   if (source) link.set_source(source as Parameters<Sender['set_source']>[0]);
   if (target) link.set_target(target as Parameters<Sender['set_target']>[0]);
+  completeAttach(link);
 }
 
 function targetAddress(link: Sender | Receiver): string | undefined {

@@ -12,8 +12,35 @@ interface LinkInternals {
       snd_settle_mode?: number;
       offered_capabilities?: unknown;
       properties?: unknown;
-    };
+    } & Record<string, unknown>;
   };
+}
+
+/** ATTACH's fields after name, handle and role (AMQP 1.0, 2.7.3), in order. */
+const ATTACH_FIELDS = [
+  'snd_settle_mode',
+  'rcv_settle_mode',
+  'source',
+  'target',
+  'unsettled',
+  'incomplete_unsettled',
+  'initial_delivery_count',
+  'max_message_size',
+  'offered_capabilities',
+  'desired_capabilities',
+  'properties',
+] as const;
+
+/**
+ * Writes every ATTACH field, null where there is no value. rhea leaves trailing unset fields off the frame, which
+ * AMQP allows, but clients that read fields by position (azure-eventhub's pure-Python stack, uamqp) fail on it;
+ * Microsoft's services always send the whole list.
+ */
+export function completeAttach(link: Sender | Receiver): void {
+  const attach: Record<string, unknown> = localAttach(link);
+  for (const field of ATTACH_FIELDS) {
+    if (attach[field] === undefined) attach[field] = null;
+  }
 }
 
 export function localAttach(link: Sender | Receiver): LinkInternals['local']['attach'] {

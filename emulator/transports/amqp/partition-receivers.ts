@@ -3,7 +3,7 @@ import { entityPath } from '../../hub/auth/event-hub-auth';
 import type { IotHub } from '../../hub/hub';
 import type { ClaimStore } from './claims';
 import type { ConsumerRegistry, LinkRefusal } from './consumer-registry';
-import { localAttach } from './link-internals';
+import { completeAttach, localAttach, remoteTermini } from './link-internals';
 import { PartitionConsumer } from './partition-consumer';
 import { parseSelector, SELECTOR_FILTER_KEY, SelectorError } from './selector';
 
@@ -76,6 +76,10 @@ export function admitPartitionReceiver(
   const refusal = registry.admit(key, consumer);
   if (refusal) return refusal;
   sender.set_source({ address, filter: source?.filter });
+  // The client's own target echoed, every field written: clients read both termini, by position.
+  const { target } = remoteTermini(sender);
+  if (target) sender.set_target(target as Parameters<typeof sender.set_target>[0]);
+  completeAttach(sender);
   localAttach(sender).snd_settle_mode = 1; // events go pre-settled: nothing to acknowledge, as with Event Hubs
   if (wantsMetrics) localAttach(sender).offered_capabilities = RUNTIME_METRIC_CAPABILITY;
   if (epoch !== undefined) localAttach(sender).properties = { [EPOCH_PROPERTY]: types.wrap_long(epoch) };

@@ -1,6 +1,6 @@
 import { types, type Connection, type Message, type Receiver, type Sender } from 'rhea';
 import type { Logger } from '../../log';
-import { localAttach } from './link-internals';
+import { completeAttach, localAttach, remoteTermini } from './link-internals';
 
 /** A reply on a request/response node ($cbs, $management): a status as Microsoft's services send it, and a body. */
 export interface RequestReply {
@@ -20,9 +20,14 @@ export const REQUEST_NODES: ReadonlySet<string> = new Set(['$cbs', '$management'
  * reply states: anything but "settled" makes it track them and fail on the second one.
  */
 export function acceptNodeLink(link: Sender | Receiver, address: string): void {
-  if (link.is_receiver()) (link as Receiver).set_target({ address });
-  else (link as Sender).set_source({ address });
+  const { source, target } = remoteTermini(link);
+  // Both termini filled, as clients read both: the node on one side, the client's own address on the other.
+  const nodeSource = link.is_receiver() ? source : { address };
+  const nodeTarget = link.is_receiver() ? { address } : target;
+  if (nodeSource) link.set_source(nodeSource as Parameters<Sender['set_source']>[0]);
+  if (nodeTarget) link.set_target(nodeTarget as Parameters<Sender['set_target']>[0]);
   localAttach(link).snd_settle_mode = 1;
+  completeAttach(link);
 }
 
 /**
