@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { JsonFile } from '../../devkit/json-file';
+import { JsonFile, StateFileError } from '../../devkit/json-file';
 import type { Logger } from '../log';
 import { authenticateDevice, type DeviceAuthResult, type DeviceSession } from './auth/device-auth';
 import { verifyEventHubToken, type VerifiedToken } from './auth/event-hub-auth';
@@ -21,7 +21,9 @@ import { DeviceRegistry, type DeviceRecord } from './registry';
 import { EventStore } from './telemetry/event-store';
 import { MAX_MESSAGE_BYTES, messageSize } from './telemetry/message-size';
 import type { TelemetryEvent } from './telemetry/record';
+import type { DeviceTwin } from './twins/device-twin';
 import { DeviceTwins } from './twins/device-twins';
+import { TwinService } from './twins/twin-service';
 
 export interface IotHubOptions {
   readonly hubName: string;
@@ -61,6 +63,8 @@ interface PersistedState {
   createdAt?: string;
   policies: SharedAccessPolicy[];
   devices: DeviceRecord[];
+  /** Twins something wrote to (absent in files written before twins were kept: every twin starts empty then). */
+  twins?: DeviceTwin[];
 }
 
 /**
@@ -71,7 +75,8 @@ interface PersistedState {
 export class IotHub {
   readonly connections: ConnectedDevices;
   readonly methods: MethodDispatcher;
-  readonly twins = new DeviceTwins();
+  /** Device twins: service reads and changes, device reads and reported patches, desired pushes. */
+  readonly twins: TwinService;
   private readonly sweepTimer: NodeJS.Timeout;
 
   private constructor(
@@ -88,14 +93,16 @@ export class IotHub {
     /** The service's feedback on cloud-to-device messages. */
     readonly feedback: FeedbackQueue,
     private readonly messages: JsonFile<PersistedMessages>,
+    twinStore: DeviceTwins,
     log: Logger,
   ) {
     this.connections = new ConnectedDevices(registry, log);
     this.methods = new MethodDispatcher(this.connections);
+    this.twins = new TwinService(twinStore, registry, this.connections, () => this.state.save());
     new CloudToDeviceDispatcher(cloudToDevice, this.connections);
     registry.on('revoked', (deviceId) => {
       if (registry.find(deviceId)) return;
-      this.twins.forget(deviceId);
+      twinStore.forget(deviceId);
       this.cloudToDevice.forget(deviceId);
     });
     registry.describeMessageCount = (deviceId) => this.cloudToDevice.pendingCount(deviceId);
@@ -128,11 +135,13 @@ export class IotHub {
     const policies = ensureBuiltInPolicies(saved?.policies);
     const registry = new DeviceRegistry(saved?.devices);
     const createdAt = saved?.createdAt ?? new Date().toISOString();
+    const twins = restoreTwins(saved?.twins, registry, statePath);
     const state = new JsonFile<PersistedState>(statePath, () => ({
       formatVersion: 1,
       createdAt,
       policies,
       devices: registry.records(),
+      twins: twins.stored(),
     }));
     for (const deviceId of options.devices ?? []) registry.ensure(deviceId);
     await state.save();
@@ -169,6 +178,7 @@ export class IotHub {
       cloudToDevice,
       feedback,
       messages,
+      twins,
       options.log,
     );
   }
@@ -247,7 +257,7 @@ export class IotHub {
     });
   }
 
-  /** Persists the registry; resolves once a save that includes every change so far is on disk. */
+  /** Persists the registry (and the twins); resolves once a save that includes every change so far is on disk. */
   saveRegistry(): Promise<void> {
     return this.state.save();
   }
@@ -271,5 +281,18 @@ export class IotHub {
 
   private get authContext() {
     return { hostName: this.hostName, registry: this.registry, policy: (name: string) => this.policy(name) };
+  }
+}
+
+/** The twins of state.json, for the devices the registry holds; a malformed entry stops the start, naming it. */
+function restoreTwins(saved: unknown, registry: DeviceRegistry, statePath: string): DeviceTwins {
+  try {
+    return DeviceTwins.restore(saved, (deviceId) => registry.find(deviceId) !== undefined);
+  } catch (error) {
+    throw new StateFileError(
+      statePath,
+      `${statePath} holds a device twin the emulator cannot read (${(error as Error).message}). Restore the file ` +
+        'from a backup, or remove its "twins" entry to start every twin empty (the registry and keys stay).',
+    );
   }
 }

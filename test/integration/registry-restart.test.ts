@@ -123,7 +123,11 @@ describe('emulator restart', () => {
     const data = makeTempDir();
     const first = await startTestEmulator({ dataDir: data.path, devices: ['sim-restart'] });
     const connectionString = first.deviceConnectionString('sim-restart');
-    const ports = { mqttPort: first.info.mqttPort, httpsPort: first.info.httpsPort };
+    const ports = {
+      mqttPort: first.info.mqttPort,
+      httpsPort: first.info.httpsPort,
+      iothubAmqpsPort: first.info.iothubAmqpsPort,
+    };
     await registryClient(first).create({ deviceId: 'created-over-rest' });
 
     const lines: string[] = [];

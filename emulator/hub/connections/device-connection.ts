@@ -33,6 +33,14 @@ export interface DeviceConnection {
   deliverCloudToDevice(message: CloudToDeviceMessage): void;
   /** Lock tokens of messages delivered on this connection and not settled yet. */
   unsettledCloudToDevice(): readonly string[];
+  /**
+   * Delivers a desired-properties change when the device listens for them (MQTT: subscribed to
+   * `$iothub/twin/PATCH/properties/desired/#`); `body` is the JSON the device receives (the patch, or the whole
+   * document for a replacement, with `$version`), `version` the desired properties' new `$version`. Returns false
+   * when the device does not listen or the connection can no longer carry it: IoT Hub keeps nothing for later, the
+   * device reads its twin when it listens again. Optional until every transport implements it.
+   */
+  sendDesiredPropertiesPatch?(body: Buffer, version: number): boolean;
   /** Ends the connection from the hub's side (token expired, device revoked, taken over). */
   close(reason: string): void;
 }

@@ -1,76 +1,86 @@
-import {
-  applyPatch,
-  checkDocumentSize,
-  emptyTwinObject,
-  parsePropertyPatch,
-  TWIN_LIMITS,
-  TwinPatchError,
-  type TwinObject,
-} from './twin-properties';
-
-interface Twin {
-  desired: TwinObject;
-  reported: TwinObject;
-  desiredVersion: number;
-  reportedVersion: number;
-}
-
-/** The hub's answer to a device's twin request, for its transport to deliver (MQTT: `$iothub/twin/res/...`). */
-export type TwinAnswer =
-  | { readonly status: 200; readonly body: Buffer }
-  | { readonly status: 204; readonly version: number }
-  | { readonly status: 400 | 413; readonly body: Buffer };
+import { newTwin, type DeviceTwin, type TwinSection } from './device-twin';
+import type { Metadata } from './twin-metadata';
+import { cloneDocument, type TwinObject } from './twin-properties';
 
 /**
- * A minimal in-memory device twin so that devices reading their twin or reporting properties get IoT Hub's answers
- * instead of hanging. Reported patches follow IoT Hub's rules (names, nesting, sizes), answered with its
- * statuses. Desired properties cannot be set from the service side yet.
+ * The twins of the registered devices, in memory; the hub persists them with the registry (`stored()` into
+ * state.json, `restore` when it opens). A device's twin exists from its creation: one nothing wrote to yet is not
+ * kept, only described (`get` answers a new twin).
  */
 export class DeviceTwins {
-  private readonly twins = new Map<string, Twin>();
+  private readonly twins = new Map<string, DeviceTwin>();
 
-  /** The device's view of its twin: desired and reported properties with their versions. */
-  get(deviceId: string): TwinAnswer {
-    const twin = this.twinOf(deviceId);
-    const body = {
-      desired: { ...twin.desired, $version: twin.desiredVersion },
-      reported: { ...twin.reported, $version: twin.reportedVersion },
-    };
-    return { status: 200, body: Buffer.from(JSON.stringify(body)) };
-  }
-
-  /** Applies a reported-properties patch (client JSON) whole, or not at all. */
-  patchReported(deviceId: string, payload: Buffer): TwinAnswer {
-    const twin = this.twinOf(deviceId);
-    try {
-      const patch = parsePropertyPatch(payload.toString('utf8'));
-      const reported = applyPatch(twin.reported, patch);
-      checkDocumentSize(reported, TWIN_LIMITS.propertiesBytes, 'reported');
-      twin.reported = reported;
-    } catch (error) {
-      if (!(error instanceof TwinPatchError)) throw error;
-      return { status: error.status, body: Buffer.from(JSON.stringify({ message: error.message })) };
+  /**
+   * Twins from a state file, for the devices `exists` still knows. Throws an Error naming what is malformed; the
+   * caller says which file.
+   */
+  static restore(saved: unknown, exists: (deviceId: string) => boolean): DeviceTwins {
+    const twins = new DeviceTwins();
+    if (saved === undefined) return twins;
+    if (!Array.isArray(saved)) throw new Error('"twins" is not an array');
+    for (const [index, entry] of (saved as unknown[]).entries()) {
+      const twin = restoredTwin(entry, `twins[${index}]`);
+      if (exists(twin.deviceId)) twins.twins.set(twin.deviceId, twin);
     }
-    twin.reportedVersion++;
-    return { status: 204, version: twin.reportedVersion };
+    return twins;
   }
 
-  /** Forgets a device's twin (the device was deleted). */
+  get(deviceId: string): DeviceTwin {
+    return this.twins.get(deviceId) ?? newTwin(deviceId);
+  }
+
+  set(twin: DeviceTwin): void {
+    this.twins.set(twin.deviceId, twin);
+  }
+
+  /** Forgets a device's twin (the device was deleted: a device created again under its id starts afresh). */
   forget(deviceId: string): void {
     this.twins.delete(deviceId);
   }
 
-  private twinOf(deviceId: string): Twin {
-    let twin = this.twins.get(deviceId);
-    if (!twin) {
-      twin = {
-        desired: emptyTwinObject(),
-        reported: emptyTwinObject(),
-        desiredVersion: 1,
-        reportedVersion: 1,
-      };
-      this.twins.set(deviceId, twin);
-    }
-    return twin;
+  /** What the hub persists: every twin something wrote to. */
+  stored(): DeviceTwin[] {
+    return [...this.twins.values()];
   }
+}
+
+function restoredTwin(entry: unknown, where: string): DeviceTwin {
+  const record = asRecord(entry, where);
+  const deviceId = record.deviceId;
+  if (typeof deviceId !== 'string') throw new Error(`${where}.deviceId is not a string`);
+  return {
+    deviceId,
+    version: version(record.version, `${where}.version`),
+    tags: document(record.tags, `${where}.tags`),
+    desired: section(record.desired, `${where}.desired`),
+    reported: section(record.reported, `${where}.reported`),
+  };
+}
+
+function section(value: unknown, where: string): TwinSection {
+  const record = asRecord(value, where);
+  return {
+    properties: document(record.properties, `${where}.properties`),
+    version: version(record.version, `${where}.version`),
+    metadata: document(record.metadata, `${where}.metadata`) as unknown as Metadata,
+  };
+}
+
+/** A copy without prototypes: JSON.parse made `__proto__` an own property; assigning it elsewhere would not. */
+function document(value: unknown, where: string): TwinObject {
+  return cloneDocument(asRecord(value, where) as TwinObject);
+}
+
+function version(value: unknown, where: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new Error(`${where} is not a positive integer`);
+  }
+  return value;
+}
+
+function asRecord(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${where} is not an object`);
+  }
+  return value as Record<string, unknown>;
 }

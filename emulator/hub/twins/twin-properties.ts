@@ -1,3 +1,5 @@
+import { NESTING_PROBLEM, TWIN_LIMITS, twinKeyProblem, twinLeafProblem } from '../../../src/lib/twin-rules';
+
 /**
  * Twin property documents (tags, desired, reported) built from client JSON, with IoT Hub's rules. Every object is
  * created without a prototype, so a key such as `__proto__`, `constructor` or `prototype` is plain data (IoT Hub
@@ -17,18 +19,8 @@ export interface PatchObject {
   [key: string]: PatchValue;
 }
 
-/**
- * IoT Hub's limits (device twins documentation, "Tags and properties format" and "Twin size"): objects nest at
- * most 10 levels below the section, keys are at most 1 KB and exclude control characters, `.`, `$` and spaces,
- * string values are at most 4 KB; tags are at most 8 KB and desired and reported at most 32 KB each.
- */
-export const TWIN_LIMITS = {
-  maxNesting: 10,
-  maxKeyBytes: 1024,
-  maxStringBytes: 4 * 1024,
-  tagsBytes: 8 * 1024,
-  propertiesBytes: 32 * 1024,
-} as const;
+/** IoT Hub's limits for twin documents (src/lib/twin-rules.ts, shared with the twin functions). */
+export { TWIN_LIMITS };
 
 export class TwinPatchError extends Error {
   override readonly name = 'TwinPatchError';
@@ -40,10 +32,6 @@ export class TwinPatchError extends Error {
     super(message);
   }
 }
-
-// C0 and C1 control characters, and the characters IoT Hub reserves in property names.
-// eslint-disable-next-line no-control-regex
-const FORBIDDEN_KEY_CHARACTER = /[\u0000-\u001f\u0080-\u009f.$ ]/;
 
 export function emptyTwinObject(): TwinObject {
   return Object.create(null) as TwinObject;
@@ -61,8 +49,16 @@ export function parsePropertyPatch(text: string): PatchObject {
   } catch {
     throw new TwinPatchError(400, 'The patch is not valid JSON.');
   }
+  return readPropertyPatch(parsed);
+}
+
+/**
+ * Reads a patch from an already parsed JSON value (a service request body), as parsePropertyPatch does from text.
+ * `section` names the document in error messages.
+ */
+export function readPropertyPatch(parsed: unknown, section = 'The patch'): PatchObject {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new TwinPatchError(400, 'The patch must be a JSON object.');
+    throw new TwinPatchError(400, `${section} must be a JSON object.`);
   }
   return copyPatch(parsed as Record<string, unknown>);
 }
@@ -93,26 +89,12 @@ function copyPatch(root: Record<string, unknown>): PatchObject {
   pushChildren(root, result, 0);
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     const { source, depth, assign } = frame;
-    if (source === null || typeof source === 'boolean') {
-      assign(source);
-    } else if (typeof source === 'number') {
-      if (!Number.isFinite(source)) throw new TwinPatchError(400, 'Numbers must be finite.');
-      assign(source);
-    } else if (typeof source === 'string') {
-      if (Buffer.byteLength(source, 'utf8') > TWIN_LIMITS.maxStringBytes) {
-        throw new TwinPatchError(
-          400,
-          `A string value is longer than ${TWIN_LIMITS.maxStringBytes} bytes, the limit for twin property values.`,
-        );
-      }
-      assign(source);
-    } else if (typeof source === 'object') {
-      if (depth + 1 > TWIN_LIMITS.maxNesting) {
-        throw new TwinPatchError(
-          400,
-          `The patch nests objects more than ${TWIN_LIMITS.maxNesting} levels deep, the limit for twin properties.`,
-        );
-      }
+    if (typeof source !== 'object' || source === null) {
+      const problem = twinLeafProblem(source);
+      if (problem) throw new TwinPatchError(400, problem);
+      assign(source as string | number | boolean | null);
+    } else {
+      if (depth + 1 > TWIN_LIMITS.maxNesting) throw new TwinPatchError(400, NESTING_PROBLEM);
       if (Array.isArray(source)) {
         const array: PatchValue[] = new Array<PatchValue>(source.length);
         assign(array);
@@ -130,25 +112,14 @@ function copyPatch(root: Record<string, unknown>): PatchObject {
         assign(object);
         pushChildren(source as Record<string, unknown>, object, depth + 1);
       }
-    } else {
-      throw new TwinPatchError(400, 'The patch holds a value JSON cannot express.');
     }
   }
   return result;
 }
 
 function checkKey(key: string): void {
-  if (key === '') throw new TwinPatchError(400, 'Property names must not be empty.');
-  if (Buffer.byteLength(key, 'utf8') > TWIN_LIMITS.maxKeyBytes) {
-    throw new TwinPatchError(400, `A property name is longer than ${TWIN_LIMITS.maxKeyBytes} bytes.`);
-  }
-  if (FORBIDDEN_KEY_CHARACTER.test(key)) {
-    throw new TwinPatchError(
-      400,
-      `The property name ${JSON.stringify(key.slice(0, 64))} holds a character IoT Hub does not allow in names ` +
-        '(control characters, ".", "$" or a space).',
-    );
-  }
+  const problem = twinKeyProblem(key);
+  if (problem) throw new TwinPatchError(400, problem);
 }
 
 /**

@@ -9,8 +9,9 @@ import { checkApiVersion } from './api-versions';
 import { cloudToDeviceRoutes } from './handlers/cloud-to-device';
 import { deviceRoutes } from './handlers/devices';
 import { methodRoutes } from './handlers/methods';
+import { twinRoutes } from './handlers/twins';
 import { parseRequestUrl, pathSegments, readJsonBody, resourceOf } from './request';
-import { matchRoute, type Route } from './route-table';
+import { matchRoute, rightFor, type Route } from './route-table';
 
 export interface HttpsFrontOptions {
   readonly host: string;
@@ -21,7 +22,7 @@ export interface HttpsFrontOptions {
 }
 
 /** Every resource the service API serves, one handler file per kind of resource. */
-const ROUTES: readonly Route[] = [...methodRoutes, ...deviceRoutes, ...cloudToDeviceRoutes];
+const ROUTES: readonly Route[] = [...methodRoutes, ...twinRoutes, ...deviceRoutes, ...cloudToDeviceRoutes];
 
 /**
  * The service side over HTTPS: IoT Hub's REST API. Each request goes through the same steps, in IoT Hub's order:
@@ -66,7 +67,7 @@ export class HttpsFront {
       const { route, params } = matchRoute(ROUTES, request.method ?? 'GET', segments);
       shape = route.shape;
       checkApiVersion(url.searchParams.get('api-version'));
-      hub.authorizeService(caller, route.right, resourceOf(segments));
+      hub.authorizeService(caller, rightFor(route, caller.policy), resourceOf(segments));
       const body = await readJsonBody(request);
       const reply = await route.handle({ hub, params, body, request });
       send(response, reply.status, reply.body, reply.headers);

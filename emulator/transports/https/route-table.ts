@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { ErrorBodyShape } from '../../hub/errors';
 import { hubErrors } from '../../hub/errors';
 import type { IotHub } from '../../hub/hub';
-import type { Right } from '../../hub/policies';
+import { hasRight, type Right, type SharedAccessPolicy } from '../../hub/policies';
 
 /** What a handler answers: a status, a JSON body and headers. */
 export interface Reply {
@@ -24,7 +24,8 @@ export interface Route {
   readonly method: string;
   /** Segments, `{name}` for a parameter: `twins/{deviceId}/methods`. */
   readonly path: string;
-  readonly right: Right;
+  /** The policy right the operation needs; with several, any one of them grants it. */
+  readonly right: Right | readonly [Right, ...Right[]];
   readonly shape: ErrorBodyShape;
   readonly handle: (context: HandlerContext) => Promise<Reply>;
 }
@@ -32,6 +33,15 @@ export interface Route {
 export interface RouteMatch {
   readonly route: Route;
   readonly params: Readonly<Record<string, string>>;
+}
+
+/**
+ * The right to authorize `policy` for on `route`: the first of the route's rights the policy grants, else the first
+ * one (which the 403 then names).
+ */
+export function rightFor(route: Route, policy: SharedAccessPolicy): Right {
+  if (typeof route.right === 'string') return route.right;
+  return route.right.find((right) => hasRight(policy, right)) ?? route.right[0];
 }
 
 /**

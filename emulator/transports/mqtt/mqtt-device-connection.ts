@@ -4,6 +4,8 @@ import type { CloudToDeviceMessage } from '../../hub/c2d/cloud-to-device';
 import {
   cloudToDeviceSubscription,
   cloudToDeviceTopic,
+  DESIRED_PROPERTIES_SUBSCRIPTION,
+  desiredPropertiesTopic,
   METHODS_SUBSCRIPTION,
   methodRequestTopic,
 } from './topics';
@@ -62,6 +64,13 @@ export class MqttDeviceConnection implements DeviceConnection {
       },
       ignoreWriteError,
     );
+  }
+
+  /** Publishes a desired-property change (QoS 0, as IoT Hub does) when the device subscribed to them. */
+  sendDesiredPropertiesPatch(body: Buffer, version: number): boolean {
+    if (this.client.closed || !hasSubscription(this.client, DESIRED_PROPERTIES_SUBSCRIPTION)) return false;
+    this.publish(desiredPropertiesTopic(version), body);
+    return true;
   }
 
   unsettledCloudToDevice(): readonly string[] {

@@ -6,7 +6,7 @@ import { TrackedServer } from '../../../devkit/server-base';
 import type { TlsMaterial } from '../../certificates';
 import type { DeviceSession } from '../../hub/auth/device-auth';
 import type { IotHub } from '../../hub/hub';
-import type { TwinAnswer } from '../../hub/twins/device-twins';
+import type { TwinAnswer } from '../../hub/twins/twin-service';
 import { MAX_MESSAGE_BYTES } from '../../hub/telemetry/message-size';
 import type { Logger } from '../../log';
 import { InspectedStream } from '../shared/inspected-stream';
@@ -318,12 +318,13 @@ export class MqttFront {
         hub.methods.respond(deviceId, topic.requestId, topic.status, payload);
         return;
       case 'twin-get': {
-        const answer = hub.twins.get(deviceId);
+        const answer = hub.twins.readForDevice(deviceId);
         connection.publish(twinResponseTopic(answer.status, topic.requestId), answerBody(answer));
         return;
       }
       case 'twin-reported': {
-        const answer = hub.twins.patchReported(deviceId, payload);
+        // Answered once the change is on disk, as IoT Hub acknowledges what it stored.
+        const answer = await hub.twins.reportFromDevice(deviceId, payload);
         const version = answer.status === 204 ? answer.version : undefined;
         connection.publish(twinResponseTopic(answer.status, topic.requestId, version), answerBody(answer));
         return;

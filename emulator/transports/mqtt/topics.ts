@@ -75,8 +75,16 @@ export function isAllowedDeviceSubscription(deviceId: string, filter: string): b
     filter === `devices/${deviceId}/messages/devicebound/#` ||
     filter === '$iothub/methods/POST/#' ||
     filter === '$iothub/twin/res/#' ||
-    filter === '$iothub/twin/PATCH/properties/desired/#'
+    filter === DESIRED_PROPERTIES_SUBSCRIPTION
   );
+}
+
+/** Where a device listens for desired-property changes. */
+export const DESIRED_PROPERTIES_SUBSCRIPTION = '$iothub/twin/PATCH/properties/desired/#';
+
+/** A desired-property change for a device, with the desired properties' new version. */
+export function desiredPropertiesTopic(version: number): string {
+  return `$iothub/twin/PATCH/properties/desired/?$version=${version}`;
 }
 
 export const METHODS_SUBSCRIPTION = '$iothub/methods/POST/#';

@@ -50,6 +50,8 @@ describe('twin property patches', () => {
     ['a key of 1,025 bytes', JSON.stringify({ ['k'.repeat(1025)]: 1 }), 400],
     ['a C1 control character in a key', '{"a\\u0085":1}', 400],
     ['a non-finite number', '{"a":1e999}', 400],
+    ['an integer below -2^52', '{"a":-4503599627370497}', 400],
+    ['an integer of 2^52', '{"a":4503599627370496}', 400],
   ])('refuses %s', (_what, text, status) => {
     expect(thrownBy(TwinPatchError, () => parsePropertyPatch(text)).status).toBe(status);
   });

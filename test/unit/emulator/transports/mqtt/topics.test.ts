@@ -1,4 +1,6 @@
 import {
+  DESIRED_PROPERTIES_SUBSCRIPTION,
+  desiredPropertiesTopic,
   isAllowedDeviceSubscription,
   parseDevicePublishTopic,
   parsePropertyBag,
@@ -54,5 +56,12 @@ describe('device MQTT topics', () => {
 
   it('keeps an empty bag empty', () => {
     expect(parsePropertyBag('')).toEqual({ system: {}, user: {} });
+  });
+
+  it('pushes desired properties where the device SDK subscribes for them', () => {
+    // The topics azure-iot-device-mqtt subscribes to and reads (mqtt_twin_client.js), and IoT Hub's MQTT docs.
+    expect(DESIRED_PROPERTIES_SUBSCRIPTION).toBe('$iothub/twin/PATCH/properties/desired/#');
+    expect(isAllowedDeviceSubscription('dev1', DESIRED_PROPERTIES_SUBSCRIPTION)).toBe(true);
+    expect(desiredPropertiesTopic(7)).toBe('$iothub/twin/PATCH/properties/desired/?$version=7');
   });
 });
