@@ -99,7 +99,7 @@ function desiredChange(twin: DeviceTwin, version: number): Promise<Json> {
   });
 }
 
-describe('device twins (azure-iothub Registry and azure-iot-device over MQTT against the emulator)', () => {
+describe('device twins (azure-iothub Registry and azure-iot-device over MQTT and AMQP against the emulator)', () => {
   const data = makeTempDir();
   let emulator: Emulator;
   let registry: Registry;
@@ -112,6 +112,7 @@ describe('device twins (azure-iothub Registry and azure-iot-device over MQTT aga
         'tw-fresh',
         'tw-etag',
         'tw-device',
+        'tw-device-amqp',
         'tw-offline',
         'tw-limits',
         'tw-deleted',
@@ -218,45 +219,56 @@ describe('device twins (azure-iothub Registry and azure-iot-device over MQTT aga
     expect(Object.keys(twin.properties.desired).sort()).toEqual(['$metadata', '$version', 'onlyThis']);
   });
 
-  it('gives a device its twin, pushes every desired change to it, and takes its reported properties', async () => {
-    const client = await connectDevice(emulator, emulator.deviceConnectionString('tw-device'));
-    devices.push(client);
-    await registry.updateTwin('tw-device', { properties: { desired: { telemetryInterval: 10 } } }, '*');
-    const twin = await client.getTwin();
-    expect(twin.properties.desired).toMatchObject({ telemetryInterval: 10, $version: 2 });
-    expect(twin.properties.reported).toMatchObject({ $version: 1 });
+  it.each([
+    ['mqtt', 'tw-device'],
+    ['amqp', 'tw-device-amqp'],
+  ] as const)(
+    'gives a device (%s) its twin, pushes every desired change to it, and takes its reported properties',
+    async (transport, deviceId) => {
+      const client = await connectDevice(
+        emulator,
+        emulator.deviceConnectionString(deviceId, transport),
+        {},
+        transport,
+      );
+      devices.push(client);
+      await registry.updateTwin(deviceId, { properties: { desired: { telemetryInterval: 10 } } }, '*');
+      const twin = await client.getTwin();
+      expect(twin.properties.desired).toMatchObject({ telemetryInterval: 10, $version: 2 });
+      expect(twin.properties.reported).toMatchObject({ $version: 1 });
 
-    const received = await listenForDesired(twin);
-    const pushed = desiredChange(twin, 3);
-    await registry.updateTwin(
-      'tw-device',
-      { properties: { desired: { telemetryInterval: 20, extra: 'x' } } },
-      '*',
-    );
-    expect(await pushed).toEqual({ telemetryInterval: 20, extra: 'x', $version: 3 });
-    const deleted = desiredChange(twin, 4);
-    await registry.updateTwin('tw-device', { properties: { desired: { extra: null } } }, '*');
-    expect(await deleted).toEqual({ extra: null, $version: 4 });
-    expect(twin.properties.desired).toMatchObject({ telemetryInterval: 20, $version: 4 });
-    expect(twin.properties.desired).not.toHaveProperty('extra');
-    // Tags are the service's: a tags-only change sends the device nothing (the next push is version 5).
-    await registry.updateTwin('tw-device', { tags: { owner: 'ops' } }, '*');
-    const next = desiredChange(twin, 5);
-    await registry.updateTwin('tw-device', { properties: { desired: { telemetryInterval: 30 } } }, '*');
-    expect(await next).toEqual({ telemetryInterval: 30, $version: 5 });
-    expect(received.map((patch) => patch.$version)).not.toContain(undefined);
+      const received = await listenForDesired(twin);
+      const pushed = desiredChange(twin, 3);
+      await registry.updateTwin(
+        deviceId,
+        { properties: { desired: { telemetryInterval: 20, extra: 'x' } } },
+        '*',
+      );
+      expect(await pushed).toEqual({ telemetryInterval: 20, extra: 'x', $version: 3 });
+      const deleted = desiredChange(twin, 4);
+      await registry.updateTwin(deviceId, { properties: { desired: { extra: null } } }, '*');
+      expect(await deleted).toEqual({ extra: null, $version: 4 });
+      expect(twin.properties.desired).toMatchObject({ telemetryInterval: 20, $version: 4 });
+      expect(twin.properties.desired).not.toHaveProperty('extra');
+      // Tags are the service's: a tags-only change sends the device nothing (the next push is version 5).
+      await registry.updateTwin(deviceId, { tags: { owner: 'ops' } }, '*');
+      const next = desiredChange(twin, 5);
+      await registry.updateTwin(deviceId, { properties: { desired: { telemetryInterval: 30 } } }, '*');
+      expect(await next).toEqual({ telemetryInterval: 30, $version: 5 });
+      expect(received.map((patch) => patch.$version)).not.toContain(undefined);
 
-    await reportProperties(twin, { telemetryInterval: 30, firmware: { version: '1.2.3' } });
-    await reportProperties(twin, { firmware: { channel: 'stable' } });
-    const seen = (await registry.getTwin('tw-device')).responseBody;
-    expect(seen.properties.reported).toMatchObject({
-      telemetryInterval: 30,
-      firmware: { version: '1.2.3', channel: 'stable' },
-      $version: 3,
-      $metadata: { firmware: { channel: { $lastUpdated: expect.any(String) as unknown } } },
-    });
-    expect((seen as unknown as Json).connectionState).toBe('Connected');
-  });
+      await reportProperties(twin, { telemetryInterval: 30, firmware: { version: '1.2.3' } });
+      await reportProperties(twin, { firmware: { channel: 'stable' } });
+      const seen = (await registry.getTwin(deviceId)).responseBody;
+      expect(seen.properties.reported).toMatchObject({
+        telemetryInterval: 30,
+        firmware: { version: '1.2.3', channel: 'stable' },
+        $version: 3,
+        $metadata: { firmware: { channel: { $lastUpdated: expect.any(String) as unknown } } },
+      });
+      expect((seen as unknown as Json).connectionState).toBe('Connected');
+    },
+  );
 
   it('keeps what a disconnected device missed for its next GET, as IoT Hub does', async () => {
     const first = await connectDevice(emulator, emulator.deviceConnectionString('tw-offline'));

@@ -38,9 +38,9 @@ export interface DeviceConnection {
    * `$iothub/twin/PATCH/properties/desired/#`); `body` is the JSON the device receives (the patch, or the whole
    * document for a replacement, with `$version`), `version` the desired properties' new `$version`. Returns false
    * when the device does not listen or the connection can no longer carry it: IoT Hub keeps nothing for later, the
-   * device reads its twin when it listens again. Optional until every transport implements it.
+   * device reads its twin when it listens again.
    */
-  sendDesiredPropertiesPatch?(body: Buffer, version: number): boolean;
+  sendDesiredPropertiesPatch(body: Buffer, version: number): boolean;
   /** Ends the connection from the hub's side (token expired, device revoked, taken over). */
   close(reason: string): void;
 }

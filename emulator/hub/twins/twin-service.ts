@@ -96,7 +96,7 @@ export class TwinService {
   private push(twin: DeviceTwin, body: Buffer): void {
     // The device was deleted (and maybe created again) while the change was written: it is not this twin's any more.
     if (this.store.get(twin.deviceId).desired.version < twin.desired.version) return;
-    this.connections.get(twin.deviceId)?.sendDesiredPropertiesPatch?.(body, twin.desired.version);
+    this.connections.get(twin.deviceId)?.sendDesiredPropertiesPatch(body, twin.desired.version);
   }
 
   private json(twin: DeviceTwin): ServiceTwinJson {

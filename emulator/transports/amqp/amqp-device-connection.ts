@@ -1,11 +1,12 @@
-import type { Connection, Delivery, Receiver, Sender, Session } from 'rhea';
+import type { Connection, Delivery, Message, Receiver, Sender, Session } from 'rhea';
 import type { DeviceSession } from '../../hub/auth/device-auth';
 import type { CloudToDeviceMessage } from '../../hub/c2d/cloud-to-device';
 import type { DeviceConnection, MethodRequest, TransportName } from '../../hub/connections/device-connection';
-import { deviceBoundMessage, methodRequestMessage } from './iothub-messages';
+import { desiredPropertiesMessage, deviceBoundMessage, methodRequestMessage } from './iothub-messages';
 
 /** The device links a connection may hold, by role. */
-export type DeviceLinkRole = 'telemetry' | 'c2d' | 'method-requests' | 'method-responses' | 'twin';
+export type DeviceLinkRole =
+  'telemetry' | 'c2d' | 'method-requests' | 'method-responses' | 'twin-requests' | 'twin-responses';
 
 /**
  * A device on IoT Hub's AMQP endpoint, as the hub core sees it: the links of one device on one AMQP connection
@@ -18,6 +19,9 @@ export class AmqpDeviceConnection implements DeviceConnection {
   private c2dSender: Sender | undefined;
   private methodSender: Sender | undefined;
   private methodReceiver: Receiver | undefined;
+  private twinSender: Sender | undefined;
+  /** Whether the device asked for desired-property changes (PUT `/notifications/twin/properties/desired`). */
+  desiredUpdatesWanted = false;
   /** Cloud-to-device deliveries not settled by the device yet, with the lock token of each message. */
   private readonly unsettled = new Map<Delivery, string>();
 
@@ -34,6 +38,7 @@ export class AmqpDeviceConnection implements DeviceConnection {
     if (role === 'c2d') this.c2dSender = link as Sender;
     if (role === 'method-requests') this.methodSender = link as Sender;
     if (role === 'method-responses') this.methodReceiver = link as Receiver;
+    if (role === 'twin-responses') this.twinSender = link as Sender;
   }
 
   /** Forgets a closed link; true when the device holds no link any more. */
@@ -42,6 +47,10 @@ export class AmqpDeviceConnection implements DeviceConnection {
     if (link === this.c2dSender) this.c2dSender = undefined;
     if (link === this.methodSender) this.methodSender = undefined;
     if (link === this.methodReceiver) this.methodReceiver = undefined;
+    if (link === this.twinSender) {
+      this.twinSender = undefined;
+      this.desiredUpdatesWanted = false;
+    }
     return this.links.size === 0;
   }
 
@@ -63,6 +72,20 @@ export class AmqpDeviceConnection implements DeviceConnection {
     if (!sender || !isOpen(sender)) return false;
     sender.send(methodRequestMessage(request.methodName, request.requestId, request.body));
     return true;
+  }
+
+  /** Answers a twin request on the device's twin link; false when the link is gone. */
+  answerTwinRequest(answer: Message): boolean {
+    const sender = this.twinSender;
+    if (!sender || !isOpen(sender)) return false;
+    sender.send(answer);
+    return true;
+  }
+
+  /** A desired-property change, as IoT Hub sends it on the twin link: no correlation id, the patch as the body. */
+  sendDesiredPropertiesPatch(body: Buffer, version: number): boolean {
+    if (!this.desiredUpdatesWanted) return false;
+    return this.answerTwinRequest(desiredPropertiesMessage(body, version));
   }
 
   acceptsCloudToDevice(): boolean {

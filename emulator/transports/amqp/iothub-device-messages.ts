@@ -1,11 +1,17 @@
 import type { Delivery, Message } from 'rhea';
-import { HubError } from '../../hub/errors';
+import { HubError, hubErrors } from '../../hub/errors';
 import type { IotHub } from '../../hub/hub';
 import type { Logger } from '../../log';
 import type { AmqpDeviceConnection } from './amqp-device-connection';
 import { amqpConditionOf } from './iothub-claims';
 import type { IotHubAddress } from './iothub-addresses';
-import { incomingTelemetry, methodResponse } from './iothub-messages';
+import {
+  incomingTelemetry,
+  methodResponse,
+  twinRequest,
+  twinResponse,
+  type TwinRequest,
+} from './iothub-messages';
 
 /** How a device settled a cloud-to-device delivery. */
 export type Outcome = 'accepted' | 'rejected' | 'released' | 'modified';
@@ -36,8 +42,42 @@ export class DeviceMessageHandler {
       }
       this.hub.methods.respond(device.deviceId, response.requestId, response.status, response.payload);
       delivery.accept();
+    } else if (address.kind === 'device-twin') {
+      delivery.accept();
+      void this.twin(device, twinRequest(message));
     } else {
       delivery.reject({ condition: 'amqp:not-allowed', description: 'This link takes no messages.' });
+    }
+  }
+
+  /**
+   * A request on the twin link (azure-iot-device-amqp's twin client): GET the twin, PATCH reported properties,
+   * PUT or DELETE the desired-property notifications; answered on the device's twin receiver with the request's
+   * correlation id and a `status` annotation, as IoT Hub does.
+   */
+  private async twin(device: AmqpDeviceConnection, request: TwinRequest): Promise<void> {
+    const { operation, resource, correlationId } = request;
+    const answer = (status: number, body?: Buffer, version?: number) => {
+      device.answerTwinRequest(twinResponse(correlationId, status, body, version));
+    };
+    if (operation === 'GET' && resource === undefined) {
+      const read = this.hub.twins.readForDevice(device.deviceId);
+      answer(read.status, 'body' in read ? read.body : undefined);
+    } else if (operation === 'PATCH' && resource === '/properties/reported') {
+      const reported = await this.hub.twins.reportFromDevice(device.deviceId, request.body);
+      if (reported.status === 204) answer(204, undefined, reported.version);
+      else answer(reported.status, reported.body);
+    } else if (
+      resource === '/notifications/twin/properties/desired' &&
+      (operation === 'PUT' || operation === 'DELETE')
+    ) {
+      device.desiredUpdatesWanted = operation === 'PUT';
+      answer(200);
+    } else {
+      const error = hubErrors.argumentInvalid(
+        `The twin operation ${JSON.stringify(operation.slice(0, 20))} on ${JSON.stringify(resource?.slice(0, 80) ?? '(the twin)')} is not supported.`,
+      );
+      answer(400, Buffer.from(JSON.stringify({ errorCode: error.errorCode, message: error.message })));
     }
   }
 

@@ -8,7 +8,7 @@ import { AmqpDeviceConnection, type DeviceLinkRole } from './amqp-device-connect
 import { AmqpServer } from './amqp-server';
 import type { LinkRefusal } from './consumer-registry';
 import { amqpConditionOf, IotHubClaims, verifyIotHubClaim, type IotHubClaim } from './iothub-claims';
-import { parseIotHubAddress, type IotHubAddress } from './iothub-addresses';
+import { parseIotHubAddress } from './iothub-addresses';
 import { DeviceMessageHandler } from './iothub-device-messages';
 import { plainMechanism, saslClaim } from './iothub-sasl';
 import { ServiceLinks } from './iothub-service-links';
@@ -156,11 +156,14 @@ export class IotHubAmqpEndpoint {
       case 'device-methods':
         this.attachDeviceLink(address.deviceId, 'method-responses', receiver, connection);
         return;
+      case 'device-twin':
+        this.attachDeviceLink(address.deviceId, 'twin-requests', receiver, connection);
+        return;
       case 'service-c2d':
         this.refuseUnless(receiver, this.serviceLinks.admitCloudToDeviceSender(receiver, connection));
         return;
       default:
-        this.refuseAddress(receiver, targetAddress(receiver), address);
+        this.refuseAddress(receiver, targetAddress(receiver));
     }
   }
 
@@ -177,6 +180,9 @@ export class IotHubAmqpEndpoint {
       case 'device-methods':
         this.attachDeviceLink(address.deviceId, 'method-requests', sender, connection);
         return;
+      case 'device-twin':
+        this.attachDeviceLink(address.deviceId, 'twin-responses', sender, connection);
+        return;
       case 'service-feedback':
         this.refuseUnless(sender, this.serviceLinks.admitFeedbackReceiver(sender, connection));
         return;
@@ -187,7 +193,7 @@ export class IotHubAmqpEndpoint {
         this.redirectEvents(sender, connection, address.rest);
         return;
       default:
-        this.refuseAddress(sender, sourceAddress(sender), address);
+        this.refuseAddress(sender, sourceAddress(sender));
     }
   }
 
@@ -377,14 +383,11 @@ export class IotHubAmqpEndpoint {
     else accept(link);
   }
 
-  private refuseAddress(link: Sender | Receiver, raw: string | undefined, address: IotHubAddress): void {
+  private refuseAddress(link: Sender | Receiver, raw: string | undefined): void {
     const direction = link.is_sender() ? 'read from' : 'sent to';
     this.refuse(link, {
-      condition: address.kind === 'device-twin' ? 'amqp:not-implemented' : 'amqp:not-found',
-      description:
-        address.kind === 'device-twin'
-          ? 'Device twins over AMQP are not served by the emulator yet; use MQTT for twins.'
-          : `IoT Hub has no node "${String(raw).slice(0, 200)}" to be ${direction}.`,
+      condition: 'amqp:not-found',
+      description: `IoT Hub has no node "${String(raw).slice(0, 200)}" to be ${direction}.`,
     });
   }
 

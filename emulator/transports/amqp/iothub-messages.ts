@@ -169,3 +169,45 @@ export function methodResponse(
   if (requestId === undefined || !Number.isInteger(status) || !payload) return undefined;
   return { requestId, status, payload };
 }
+
+/** A desired-property change pushed on the twin link: the body and the new desired `$version` as an annotation. */
+export function desiredPropertiesMessage(body: Buffer, version: number): Message {
+  return {
+    body: rheaMessage.data_section(body) as unknown,
+    message_annotations: { version: types.wrap_long(version) },
+  };
+}
+
+/** A twin request on the device's twin link: its operation, resource and correlation id, as the SDK writes them. */
+export interface TwinRequest {
+  readonly operation: string;
+  readonly resource: string | undefined;
+  readonly correlationId: string | undefined;
+  readonly body: Buffer;
+}
+
+export function twinRequest(message: Message): TwinRequest {
+  const annotations = (message.message_annotations ?? {}) as Record<string, unknown>;
+  return {
+    operation: typeof annotations.operation === 'string' ? annotations.operation.toUpperCase() : '',
+    resource: typeof annotations.resource === 'string' ? annotations.resource : undefined,
+    correlationId: idText(message.correlation_id),
+    body: bodyBytes(message.body) ?? Buffer.alloc(0),
+  };
+}
+
+/** The answer to a twin request: the status (and version) as annotations, a body when there is one. */
+export function twinResponse(
+  correlationId: string | undefined,
+  status: number,
+  body?: Buffer,
+  version?: number,
+): Message {
+  const annotations: Record<string, unknown> = { status: types.wrap_int(status) };
+  if (version !== undefined) annotations.version = types.wrap_long(version);
+  // No body section at all when there is nothing to say (a 204): the SDK reads a body only when one is there.
+  const message = { message_annotations: annotations } as Message;
+  if (correlationId !== undefined) message.correlation_id = correlationId;
+  if (body !== undefined && body.length > 0) message.body = rheaMessage.data_section(body) as unknown;
+  return message;
+}
