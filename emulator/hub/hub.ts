@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { JsonFile, StateFileError } from '../../devkit/json-file';
 import type { Logger } from '../log';
+import { HubActivity } from './activity';
 import { authenticateDevice, type DeviceAuthResult, type DeviceSession } from './auth/device-auth';
 import { verifyEventHubToken, type VerifiedToken } from './auth/event-hub-auth';
 import { authenticateServiceRequest, authorizeServiceCaller, type ServiceCaller } from './auth/service-auth';
@@ -75,6 +76,8 @@ interface PersistedState {
 export class IotHub {
   readonly connections: ConnectedDevices;
   readonly methods: MethodDispatcher;
+  /** Finished method calls and refused connections, for observers. */
+  readonly activity = new HubActivity();
   /** Device twins: service reads and changes, device reads and reported patches, desired pushes. */
   readonly twins: TwinService;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -97,7 +100,7 @@ export class IotHub {
     log: Logger,
   ) {
     this.connections = new ConnectedDevices(registry, log);
-    this.methods = new MethodDispatcher(this.connections);
+    this.methods = new MethodDispatcher(this.connections, this.activity);
     this.twins = new TwinService(twinStore, registry, this.connections, () => this.state.save());
     new CloudToDeviceDispatcher(cloudToDevice, this.connections);
     registry.on('revoked', (deviceId) => {

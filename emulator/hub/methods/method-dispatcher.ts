@@ -1,5 +1,6 @@
 import { METHOD_PAYLOAD_MAX_BYTES } from '../../../src/lib/iothub-rules';
-import { hubErrors } from '../errors';
+import type { HubActivity } from '../activity';
+import { HubError, hubErrors } from '../errors';
 import type { ConnectedDevices } from '../connections/connected-devices';
 
 export interface MethodInvocation {
@@ -35,7 +36,10 @@ export class MethodDispatcher {
   private readonly connectWaiters = new Map<string, Set<ConnectWaiter>>();
   private nextRequestId = 1;
 
-  constructor(private readonly devices: ConnectedDevices) {
+  constructor(
+    private readonly devices: ConnectedDevices,
+    private readonly activity?: HubActivity,
+  ) {
     devices.on('methods-ready', (deviceId) => {
       const waiters = this.connectWaiters.get(deviceId);
       if (!waiters) return;
@@ -51,7 +55,29 @@ export class MethodDispatcher {
     });
   }
 
+  /** Runs a call and reports how it ended to the hub's activity observers. */
   async invoke(deviceId: string, invocation: MethodInvocation): Promise<MethodResult> {
+    const started = performance.now();
+    const report = (status: number | undefined, error: string | undefined) => {
+      this.activity?.emit('method-call', {
+        deviceId,
+        methodName: invocation.methodName,
+        status,
+        error,
+        durationMs: performance.now() - started,
+      });
+    };
+    try {
+      const result = await this.call(deviceId, invocation);
+      report(result.status, undefined);
+      return result;
+    } catch (error) {
+      report(undefined, error instanceof HubError ? error.codeName : 'Error');
+      throw error;
+    }
+  }
+
+  private async call(deviceId: string, invocation: MethodInvocation): Promise<MethodResult> {
     if (!this.acceptsMethods(deviceId)) {
       if (invocation.connectTimeoutInSeconds === 0) throw hubErrors.deviceNotOnline();
       const online = await this.waitForDevice(deviceId, invocation.connectTimeoutInSeconds * 1000);

@@ -301,6 +301,10 @@ export class IotHubAmqpEndpoint {
     } catch (error) {
       if (!(error instanceof HubError)) throw error;
       log.warn(`AMQP put-token for "${audience.slice(0, 200)}" refused: ${error.message}`);
+      const deviceId = /\/devices\/([^/]+)$/.exec(safeDecode(audience))?.[1];
+      if (deviceId !== undefined) {
+        hub.activity.emit('connection-refused', { deviceId, transport: 'amqp', reason: error.message });
+      }
       return {
         statusCode: error.httpStatus,
         errorCondition: amqpConditionOf(error),
@@ -416,4 +420,12 @@ function sourceAddress(link: Sender | Receiver): string | undefined {
 
 function linkAddress(link: Sender | Receiver): string {
   return (link.is_sender() ? sourceAddress(link) : targetAddress(link)) ?? '';
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

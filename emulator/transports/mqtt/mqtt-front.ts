@@ -227,6 +227,7 @@ export class MqttFront {
     const refuse = (returnCode: 4 | 5, reason: string) => {
       const address = (client.conn as Partial<Socket>).remoteAddress ?? '?';
       log.warn(`refused device ${JSON.stringify(client.id)} from ${address}: ${reason}`);
+      hub.activity.emit('connection-refused', { deviceId: client.id, transport: 'mqtt', reason });
       done(Object.assign(new Error(reason), { returnCode }), null);
     };
     const expectedPrefix = `${hub.hostName}/${client.id}/`.toLowerCase();
