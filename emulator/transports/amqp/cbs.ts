@@ -4,6 +4,7 @@ import type { IotHub } from '../../hub/hub';
 import type { Logger } from '../../log';
 import type { ClaimStore } from './claims';
 import type { RequestReply } from './request-reply';
+import { describeClientValue } from './client-values';
 
 /**
  * `$cbs` put-token: checks the token with the hub (Event Hubs' signing rule, the scope rule of every token check)
@@ -21,7 +22,7 @@ export function putToken(
     return {
       statusCode: 400,
       errorCondition: 'amqp:not-implemented',
-      statusDescription: `The $cbs operation "${String(properties.operation)}" is not supported; use put-token.`,
+      statusDescription: `The $cbs operation "${describeClientValue(properties.operation, 40)}" is not supported; use put-token.`,
     };
   }
   const audience = typeof properties.name === 'string' ? properties.name : '';

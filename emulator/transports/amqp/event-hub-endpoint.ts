@@ -12,6 +12,7 @@ import { readManagementRequest } from './management';
 import type { PartitionConsumer } from './partition-consumer';
 import { admitPartitionReceiver } from './partition-receivers';
 import { acceptNodeLink, REQUEST_NODES, sendReply, type RequestReply } from './request-reply';
+import { addressText } from './client-values';
 
 export interface EventHubEndpointOptions {
   readonly host: string;
@@ -96,7 +97,7 @@ export class EventHubEndpoint {
     container.on('sender_open', (context: EventContext) => {
       const { sender, connection } = context;
       if (!sender) return;
-      const address = (sender.source as { address?: string } | undefined)?.address ?? '';
+      const address = addressText((sender.source as { address?: unknown } | undefined)?.address);
       if (REQUEST_NODES.has(address)) {
         acceptNodeLink(sender, address);
         return;
@@ -157,7 +158,7 @@ export class EventHubEndpoint {
 
   /** A client sending: only to `$cbs` and `$management`; telemetry arrives from devices, not here. */
   private onClientSender(receiver: Receiver): void {
-    const address = (receiver.target as { address?: string } | undefined)?.address ?? '';
+    const address = addressText((receiver.target as { address?: unknown } | undefined)?.address);
     if (REQUEST_NODES.has(address)) {
       acceptNodeLink(receiver, address);
       return;
@@ -178,7 +179,7 @@ export class EventHubEndpoint {
     const { receiver, message, connection } = context;
     if (!receiver || !message) return;
     const { hub, log } = this.options;
-    const address = (receiver.target as { address?: string } | undefined)?.address;
+    const address = addressText((receiver.target as { address?: unknown } | undefined)?.address);
     const properties = (message.application_properties ?? {}) as Record<string, unknown>;
     let reply: RequestReply;
     if (address === '$cbs') {

@@ -23,8 +23,9 @@ const DEVICE_LINKS: Readonly<Record<string, IotHubAddress['kind']>> = {
 };
 
 /** Classifies a link address; `unknown` for anything IoT Hub does not serve. */
-export function parseIotHubAddress(address: string | undefined): IotHubAddress {
-  if (address === undefined) return { kind: 'unknown' };
+export function parseIotHubAddress(address: unknown): IotHubAddress {
+  // AMQP allows an address of any type; only a string can name one of IoT Hub's nodes.
+  if (typeof address !== 'string') return { kind: 'unknown' };
   if (address === '$cbs' || address === '$management') return { kind: 'node', name: address };
   const path = address.replace(/^amqps?:\/\/[^/]*/i, '').replace(/^\/+/, '');
   const segments = path.split('/');

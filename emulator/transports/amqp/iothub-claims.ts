@@ -65,7 +65,7 @@ export class IotHubClaims {
 
   put(connection: Connection, claim: IotHubClaim): void {
     const held = this.claims.get(connection) ?? new Map<string, IotHubClaim>();
-    held.set(claim.audience.toLowerCase(), claim);
+    held.set(claimKey(claim.audience), claim);
     this.claims.set(connection, held);
   }
 
@@ -108,6 +108,12 @@ export function amqpConditionOf(error: HubError): string {
   if (error.httpStatus === 401 || error.httpStatus === 403) return 'amqp:unauthorized-access';
   if (error.httpStatus === 413) return 'amqp:link:message-size-exceeded';
   return 'amqp:internal-error';
+}
+
+/** Host names are case-insensitive, device ids are not: `<HOST>/devices/Dev1` and `<host>/devices/dev1` differ. */
+function claimKey(audience: string): string {
+  const slash = audience.indexOf('/');
+  return slash < 0 ? audience.toLowerCase() : audience.slice(0, slash).toLowerCase() + audience.slice(slash);
 }
 
 function safeDecode(text: string): string {

@@ -44,7 +44,13 @@ export class DeviceMessageHandler {
       delivery.accept();
     } else if (address.kind === 'device-twin') {
       delivery.accept();
-      void this.twin(device, twinRequest(message));
+      this.twin(device, twinRequest(message)).catch((error: unknown) => {
+        // A failed write (the disk): the device gets IoT Hub's 500 and may retry; the emulator goes on.
+        this.log.warn(
+          `device ${JSON.stringify(device.deviceId)}'s twin request failed: ${(error as Error).message}`,
+        );
+        device.answerTwinRequest(twinResponse(twinRequest(message).correlationId, 500));
+      });
     } else {
       delivery.reject({ condition: 'amqp:not-allowed', description: 'This link takes no messages.' });
     }

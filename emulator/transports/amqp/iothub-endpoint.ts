@@ -15,6 +15,7 @@ import { ServiceLinks } from './iothub-service-links';
 import { completeAttach, remoteTermini } from './link-internals';
 import { readManagementRequest } from './management';
 import { sendReply, type RequestReply } from './request-reply';
+import { describeClientValue } from './client-values';
 
 /** Where the Event Hub-compatible endpoint listens, for `amqp:link:redirect` answers. */
 export interface EventHubLocation {
@@ -261,19 +262,33 @@ export class IotHubAmqpEndpoint {
     let reply: RequestReply;
     if (node === '$cbs') {
       reply = this.putToken(connection, properties, message.body);
-    } else if (!this.claims.serviceCaller(connection)) {
-      reply = {
-        statusCode: 401,
-        errorCondition: UNAUTHORIZED,
-        statusDescription: `Put a token for ${hub.hostName} on $cbs before using $management.`,
-      };
     } else {
-      reply = readManagementRequest(
-        { hubName: hub.hubName, createdAt: hub.createdAt, store: hub.telemetry },
-        properties,
-      );
+      const denied = this.serviceDenial(connection, ['messages', 'events']);
+      reply = denied
+        ? { statusCode: 401, errorCondition: UNAUTHORIZED, statusDescription: denied }
+        : readManagementRequest(
+            { hubName: hub.hubName, createdAt: hub.createdAt, store: hub.telemetry },
+            properties,
+          );
     }
     sendReply(connection, node, message, reply, log);
+  }
+
+  /**
+   * Why the connection may not read the hub's events (the redirect, `$management`), or undefined when it may: a
+   * hub-level claim of a policy with ServiceConnect, as IoT Hub requires.
+   */
+  private serviceDenial(connection: Connection, resource: readonly string[]): string | undefined {
+    const { hub } = this.options;
+    const caller = this.claims.serviceCaller(connection);
+    if (!caller) return `Put a token for ${hub.hostName} (a policy with ServiceConnect) on $cbs first.`;
+    try {
+      hub.authorizeService(caller, 'ServiceConnect', resource);
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof HubError)) throw error;
+      return error.message;
+    }
   }
 
   /** `$cbs` put-token with IoT Hub's signing rule: 200 when the token holds, 401 with the reason otherwise. */
@@ -283,7 +298,7 @@ export class IotHubAmqpEndpoint {
       return {
         statusCode: 400,
         errorCondition: 'amqp:not-implemented',
-        statusDescription: `The $cbs operation "${String(properties.operation).slice(0, 40)}" is not supported; use put-token.`,
+        statusDescription: `The $cbs operation "${describeClientValue(properties.operation, 40)}" is not supported; use put-token.`,
       };
     }
     const audience = typeof properties.name === 'string' ? properties.name : '';
@@ -338,11 +353,9 @@ export class IotHubAmqpEndpoint {
    */
   private redirectEvents(sender: Sender, connection: Connection, rest: string): void {
     const { hub } = this.options;
-    if (!this.claims.serviceCaller(connection)) {
-      this.refuse(sender, {
-        condition: UNAUTHORIZED,
-        description: `Put a token for ${hub.hostName} (a policy with ServiceConnect) on $cbs before reading events.`,
-      });
+    const denied = this.serviceDenial(connection, ['messages', 'events']);
+    if (denied) {
+      this.refuse(sender, { condition: UNAUTHORIZED, description: denied });
       return;
     }
     const target = this.options.eventHub();
@@ -387,17 +400,17 @@ export class IotHubAmqpEndpoint {
     else accept(link);
   }
 
-  private refuseAddress(link: Sender | Receiver, raw: string | undefined): void {
+  private refuseAddress(link: Sender | Receiver, raw: unknown): void {
     const direction = link.is_sender() ? 'read from' : 'sent to';
     this.refuse(link, {
       condition: 'amqp:not-found',
-      description: `IoT Hub has no node "${String(raw).slice(0, 200)}" to be ${direction}.`,
+      description: `IoT Hub has no node "${describeClientValue(raw)}" to be ${direction}.`,
     });
   }
 
   /** Refuses a link as IoT Hub does: the attach is answered, then detached with the error. */
   private refuse(link: Sender | Receiver, refusal: LinkRefusal): void {
-    this.options.log.warn(`AMQP link "${link.name}" refused: ${refusal.description}`);
+    this.options.log.warn(`AMQP link "${describeClientValue(link.name)}" refused: ${refusal.description}`);
     link.close(refusal);
   }
 }
@@ -410,16 +423,17 @@ function accept(link: Sender | Receiver): void {
   completeAttach(link);
 }
 
-function targetAddress(link: Sender | Receiver): string | undefined {
-  return (link.target as { address?: string } | undefined)?.address;
+/** A link's target address as the client sent it: any AMQP type. */
+function targetAddress(link: Sender | Receiver): unknown {
+  return (link.target as { address?: unknown } | undefined)?.address;
 }
 
-function sourceAddress(link: Sender | Receiver): string | undefined {
-  return (link.source as { address?: string } | undefined)?.address;
+function sourceAddress(link: Sender | Receiver): unknown {
+  return (link.source as { address?: unknown } | undefined)?.address;
 }
 
 function linkAddress(link: Sender | Receiver): string {
-  return (link.is_sender() ? sourceAddress(link) : targetAddress(link)) ?? '';
+  return describeClientValue(link.is_sender() ? sourceAddress(link) : targetAddress(link));
 }
 
 function safeDecode(text: string): string {

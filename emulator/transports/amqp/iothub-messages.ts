@@ -2,6 +2,7 @@ import { message as rheaMessage, types, uuid_to_string, type Message } from 'rhe
 import type { AckMode, CloudToDeviceMessage, NewCloudToDeviceMessage } from '../../hub/c2d/cloud-to-device';
 import type { FeedbackBatch } from '../../hub/c2d/feedback';
 import type { IncomingMessage } from '../../hub/hub';
+import { clientInteger } from './client-values';
 
 /**
  * Conversions between AMQP messages and the hub core's messages, as the SDKs write and read them
@@ -162,11 +163,11 @@ export function methodResponse(
   message: Message,
 ): { readonly requestId: string; readonly status: number; readonly payload: Buffer } | undefined {
   const requestId = idText(message.correlation_id);
-  const status = Number(
+  const status = clientInteger(
     (message.application_properties as Record<string, unknown> | undefined)?.['IoThub-status'],
   );
   const payload = bodyBytes(message.body);
-  if (requestId === undefined || !Number.isInteger(status) || !payload) return undefined;
+  if (requestId === undefined || status === undefined || !payload) return undefined;
   return { requestId, status, payload };
 }
 

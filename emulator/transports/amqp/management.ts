@@ -1,6 +1,7 @@
 import { types } from 'rhea';
 import type { EventStore } from '../../hub/telemetry/event-store';
 import type { RequestReply } from './request-reply';
+import { describeClientValue } from './client-values';
 
 export interface ManagementContext {
   readonly hubName: string;
@@ -28,12 +29,16 @@ export function readManagementRequest(
     return fail(
       400,
       'amqp:not-implemented',
-      `The operation "${String(operation)}" is not supported; use READ.`,
+      `The operation "${describeClientValue(operation, 40)}" is not supported; use READ.`,
     );
   }
   const name = properties.name;
   if (typeof name !== 'string' || name.toLowerCase() !== context.hubName.toLowerCase()) {
-    return fail(404, 'amqp:not-found', `The messaging entity "${String(name)}" could not be found.`);
+    return fail(
+      404,
+      'amqp:not-found',
+      `The messaging entity "${describeClientValue(name)}" could not be found.`,
+    );
   }
   const type = properties.type;
   if (type === 'com.microsoft:eventhub') {
@@ -60,7 +65,7 @@ export function readManagementRequest(
       return fail(
         400,
         'com.microsoft:argument-out-of-range',
-        `The partition "${String(partitionId)}" does not exist: use 0 to ${context.store.partitionCount - 1}.`,
+        `The partition "${describeClientValue(partitionId, 40)}" does not exist: use 0 to ${context.store.partitionCount - 1}.`,
       );
     }
     const info = partition.properties();
@@ -79,5 +84,9 @@ export function readManagementRequest(
       },
     };
   }
-  return fail(400, 'amqp:not-implemented', `The entity type "${String(type)}" is not supported.`);
+  return fail(
+    400,
+    'amqp:not-implemented',
+    `The entity type "${describeClientValue(type, 80)}" is not supported.`,
+  );
 }

@@ -6,6 +6,8 @@ import type { ConsumerRegistry, LinkRefusal } from './consumer-registry';
 import { completeAttach, localAttach, remoteTermini } from './link-internals';
 import { PartitionConsumer } from './partition-consumer';
 import { parseSelector, SELECTOR_FILTER_KEY, SelectorError } from './selector';
+import { describeClientValue } from './client-values';
+import { addressText } from './client-values';
 
 const RUNTIME_METRIC_CAPABILITY = 'com.microsoft:enable-receiver-runtime-metric';
 const EPOCH_PROPERTY = 'com.microsoft:epoch';
@@ -26,8 +28,8 @@ export function admitPartitionReceiver(
   sender: Sender,
   connection: Connection,
 ): LinkRefusal | undefined {
-  const source = sender.source as { address?: string; filter?: Record<string, unknown> } | undefined;
-  const address = source?.address ?? '';
+  const source = sender.source as { address?: unknown; filter?: Record<string, unknown> } | undefined;
+  const address = addressText(source?.address);
   const match = PARTITION_ADDRESS.exec(address);
   const [, hubName = '', group = '', partitionId = ''] = match ?? [];
   if (!match || hubName.toLowerCase() !== hub.hubName.toLowerCase()) {
@@ -65,7 +67,7 @@ export function admitPartitionReceiver(
   if (epoch !== undefined && !Number.isSafeInteger(epoch)) {
     return {
       condition: 'amqp:invalid-field',
-      description: `The epoch (owner level) must be a whole number; got ${String(epoch)}.`,
+      description: `The epoch (owner level) must be a whole number; got ${describeClientValue(epoch, 40)}.`,
     };
   }
   const wantsMetrics = capabilities(sender.desired_capabilities).includes(RUNTIME_METRIC_CAPABILITY);
@@ -92,7 +94,11 @@ function readSelector(filter: Record<string, unknown> | undefined): string | und
   if (entry === undefined) return undefined;
   // rhea gives the described value as is, or unwrapped.
   const value = typeof entry === 'object' && entry !== null && 'value' in entry ? entry.value : entry;
-  return typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+  return typeof value === 'string'
+    ? value
+    : Buffer.isBuffer(value)
+      ? value.toString('utf8')
+      : describeClientValue(value);
 }
 
 function readEpoch(properties: Record<string, unknown> | undefined): number | undefined {
@@ -100,7 +106,8 @@ function readEpoch(properties: Record<string, unknown> | undefined): number | un
   if (epoch === undefined || epoch === null) return undefined;
   if (typeof epoch === 'number') return epoch;
   if (Buffer.isBuffer(epoch) && epoch.length === 8) return Number(epoch.readBigInt64BE());
-  return Number(epoch);
+  // Anything else (a string, a map) is not an epoch: NaN is refused by the caller, without calling the value.
+  return typeof epoch === 'bigint' ? Number(epoch) : Number.NaN;
 }
 
 function capabilities(value: unknown): string[] {

@@ -1,6 +1,7 @@
 import { types, type Connection, type Message, type Receiver, type Sender } from 'rhea';
 import type { Logger } from '../../log';
 import { completeAttach, localAttach, remoteTermini } from './link-internals';
+import { describeClientValue } from './client-values';
 
 /** A reply on a request/response node ($cbs, $management): a status as Microsoft's services send it, and a body. */
 export interface RequestReply {
@@ -52,7 +53,7 @@ export function sendReply(
         )) ?? connection.find_sender((link: Sender) => addressOf(link.source) === node);
   if (!sender) {
     log.warn(
-      `AMQP: no link to reply to a ${node} request on ("${String(replyTo)}"); the request is dropped.`,
+      `AMQP: no link to reply to a ${node} request on ("${describeClientValue(replyTo)}"); the request is dropped.`,
     );
     return;
   }
