@@ -4,6 +4,8 @@ import { HOST_OVERRIDES_ENV, type HostChildMessage, type HostParentMessage } fro
 
 export interface LocalHostProcess {
   readonly port: number;
+  /** The host's process id, for diagnostics and benchmarks. */
+  readonly pid: number;
   readonly baseUrl: string;
   logs(): string;
   /** Resolves with the logs once `condition(logs)` holds (checked on every output); rejects after `timeoutMs`. */
@@ -41,6 +43,7 @@ export async function startLocalHost(
   );
   return {
     port: readyPort,
+    pid: child.pid,
     baseUrl: `http://127.0.0.1:${readyPort}`,
     logs: () => child.logs(),
     waitFor: (condition, timeoutMs = 20_000, what) => child.waitFor(condition, timeoutMs, what),
