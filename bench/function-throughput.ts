@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { CPU_PROFILE_DIR_ENV } from '../devkit/child-process';
 import { simulatedDeviceIds } from '../device-sim/fleet';
 import { startEmulator } from '../emulator/api';
 import { startLocalHost, type LocalHostProcess } from '../local/host/host-process';
@@ -206,7 +207,13 @@ function startSimulator(
   return fork(
     join(__dirname, '..', 'device-sim', 'cli.js'),
     ['--devices', String(devices), '--gateway', `localhost:${mqttPort}`, '--interval', '3600', '--quiet'],
-    { env: { ...process.env, ...settings }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+    {
+      env: { ...process.env, ...settings },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      execArgv: process.env[CPU_PROFILE_DIR_ENV]
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env[CPU_PROFILE_DIR_ENV]}`]
+        : [],
+    },
   );
 }
 

@@ -31,13 +31,21 @@ export interface ForkOptions {
  * or an Error for a child that reports it failed. A child that exits first rejects with its code and output. The
  * one harness behind every child the project runs (the emulator, the local Functions host).
  */
+/** Where forked children write CPU profiles (`--cpu-prof`), when set: for profiling benchmarks. */
+export const CPU_PROFILE_DIR_ENV = 'IOTHUB_DEV_CPU_PROFILE_DIR';
+
 export async function forkUntilReady<Message, Ready>(
   modulePath: string,
   options: ForkOptions,
   readyOf: (message: Message) => Ready | Error | undefined,
 ): Promise<{ child: ChildHandle<Message>; ready: Ready }> {
+  const profileDir = options.env?.[CPU_PROFILE_DIR_ENV];
   const process: ChildProcess = fork(modulePath, [...(options.args ?? [])], {
     env: options.env,
+    // Node refuses --cpu-prof in NODE_OPTIONS: this variable profiles every child the tools fork (see bench/README).
+    execArgv: profileDir
+      ? [...globalThis.process.execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+      : undefined,
     stdio:
       options.output === 'inherit'
         ? ['ignore', 'inherit', 'inherit', 'ipc']

@@ -8,6 +8,7 @@ import { httpRoutePrefix, readHostConfig } from './host-config';
 import { handleHttpRequest, toHttpFunction } from '../http/http-triggers';
 import { functionsModule } from './invocation';
 import { isFunctionDisabled, loadLocalSettings } from './settings';
+import { batchedLineWriter } from './line-writer';
 
 export interface FunctionsHostOptions {
   readonly projectDir: string;
@@ -45,11 +46,7 @@ export class FunctionsHost {
   ) {}
 
   static async start(options: FunctionsHostOptions): Promise<FunctionsHost> {
-    const log =
-      options.log ??
-      ((line: string) => {
-        console.log(line);
-      });
+    const log = options.log ?? batchedLineWriter();
     const settings = loadLocalSettings(options.projectDir);
     const values = { ...settings.values, ...options.settingsOverrides };
     // The host hands app settings to the worker as environment variables.

@@ -59,6 +59,22 @@ export class InspectedStream extends Duplex {
     this.socket.write(chunk, callback);
   }
 
+  /**
+   * What the library wrote while the stream was corked (mqtt-packet corks for each packet and writes its header,
+   * topic and payload separately), as one socket write: over TLS, one record and one system call per packet
+   * instead of one per piece.
+   */
+  override _writev(
+    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
+    callback: (error?: Error | null) => void,
+  ): void {
+    const first = chunks[0];
+    this.socket.write(
+      chunks.length === 1 && first ? first.chunk : Buffer.concat(chunks.map((c) => c.chunk)),
+      callback,
+    );
+  }
+
   override _final(callback: (error?: Error | null) => void): void {
     this.socket.end();
     callback();
