@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createIotHubRegistry } from '../src/lib/iothub-client';
 import { parseConnectionString } from '../src/lib/connection-string';
-import { DEFAULT_EMULATOR_CA_CERT, readIotHubSettings } from '../src/lib/settings';
+import { DEFAULT_EMULATOR_CA_CERT, readIotHubSettings, type IotHubSettings } from '../src/lib/settings';
 import { DEVICE_SIM_USAGE, parseDeviceSimArgs, UsageError, type DeviceSimCommand } from './config';
 import { SimulatedDevice } from './simulated-device';
 import { withDeviceEnvFile } from './device-env-file';
@@ -23,6 +23,8 @@ async function main(): Promise<void> {
     (connectionString) =>
       new SimulatedDevice({
         connectionString,
+        transport: command.transport,
+        rejectUnparseable: command.rejectUnparseable,
         intervalSeconds: command.intervalSeconds,
         logTelemetry: single && !command.quiet,
         ...(ca ? { ca } : {}),
@@ -42,7 +44,9 @@ async function main(): Promise<void> {
   for (let i = 0; i < devices.length; i += START_BATCH) {
     await Promise.all(devices.slice(i, i + START_BATCH).map((device) => device.start()));
   }
-  console.log(`${devices.length} simulated device(s) running (Ctrl+C to stop).`);
+  console.log(
+    `${devices.length} simulated device(s) running over ${command.transport.toUpperCase()} (Ctrl+C to stop).`,
+  );
   if (!single) {
     setInterval(() => {
       const sent = devices.reduce((sum, device) => sum + device.messagesSent, 0);
@@ -59,18 +63,34 @@ async function resolveConnectionStrings(
     ...process.env,
     IOTHUB_SERVICE_CONNECTION_STRING: command.serviceConnectionString,
   });
-  const gateway =
-    command.gateway ??
-    (command.connectionString
-      ? parseConnectionString(command.connectionString)?.get('GatewayHostName')
-      : undefined) ??
-    (settings.auth === 'shared-access-key' && settings.emulator ? 'localhost:8883' : undefined);
+  const gateway = command.gateway ?? defaultGateway(command, settings);
   return ensureDeviceConnectionStrings(
     createIotHubRegistry(settings),
     settings.hostName,
     simulatedDeviceIds(command.devices),
     gateway,
   );
+}
+
+/**
+ * Where the fleet's devices connect (none: the SDK uses the hub's host name). MQTT: the device connection string's
+ * gateway, else the emulator's default MQTT port. AMQP: the emulator's IoT Hub AMQPS endpoint, as the service
+ * connection string names it (AmqpGatewayHostName, default localhost:5671).
+ */
+function defaultGateway(
+  command: Extract<DeviceSimCommand, { kind: 'run' }>,
+  settings: IotHubSettings,
+): string | undefined {
+  const emulator = settings.auth === 'shared-access-key' ? settings.emulator : undefined;
+  if (command.transport === 'amqp') {
+    if (!emulator) return undefined;
+    const { host, port } = emulator.amqp;
+    return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+  const fromDevice = command.connectionString
+    ? parseConnectionString(command.connectionString)?.get('GatewayHostName')
+    : undefined;
+  return fromDevice ?? (emulator ? 'localhost:8883' : undefined);
 }
 
 /** The emulator's CA when the connection string points at a gateway (the emulator) and no CA was given. */

@@ -1,21 +1,27 @@
 import { parseCommandLine, UsageError } from '../devkit/cli';
 import { parseConnectionString } from '../src/lib/connection-string';
 import { MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS } from './interval';
+import type { DeviceTransport } from './simulated-device';
 
 export { UsageError } from '../devkit/cli';
 
 export const DEVICE_SIM_USAGE = `Usage: npm run device -- [options]
 
-Simulated device(s) on the Azure IoT device SDK (MQTT): telemetry plus the SetTelemetryInterval direct method.
-Works against Azure IoT Hub and the local emulator.
+Simulated device(s) on the Azure IoT device SDK (MQTT or AMQP): telemetry, the SetTelemetryInterval direct
+method, and cloud-to-device messages (logged, then completed). Works against Azure IoT Hub and the local emulator.
 
 Options (environment variable in brackets):
   --connection-string <cs>  device connection string [IOTHUB_DEVICE_CONNECTION_STRING, or that line in
                             ./device.env, which azd up writes; IOTHUB_DEVICE_ENV_FILE names another file]
   --devices <n>             run n devices sim-device-01..n in this process, created or reused through the
                             service connection string [IOTHUB_SERVICE_CONNECTION_STRING]
-  --gateway <host:port>     MQTT endpoint of the emulator for --devices (default: from the connection
-                            strings, else localhost:8883)
+  --transport <mqtt|amqp>   the device SDK transport (default mqtt); with amqp the connection string's
+                            GatewayHostName must be the emulator's IoT Hub AMQPS endpoint (default port 5671)
+  --gateway <host:port>     device endpoint of the emulator for --devices: its MQTT port, or its IoT Hub AMQPS
+                            port with --transport amqp (default: from the connection strings, else
+                            localhost:8883, or localhost:5671 for amqp)
+  --reject-unparseable      reject cloud-to-device messages whose body is not JSON instead of completing them
+                            (AMQP only: MQTT acknowledges every message on receipt and cannot reject)
   --interval <seconds>      telemetry interval, ${MIN_INTERVAL_SECONDS}..${MAX_INTERVAL_SECONDS} (default 1)
   --ca <path>               CA certificate to trust [IOTHUB_EMULATOR_CA_CERT] (default: the emulator's, when
                             the connection string names a GatewayHostName)
@@ -30,18 +36,23 @@ export type DeviceSimCommand =
       devices?: number;
       serviceConnectionString?: string;
       gateway?: string;
+      transport: DeviceTransport;
+      rejectUnparseable: boolean;
       intervalSeconds: number;
       caPath?: string;
       quiet: boolean;
     };
 
 const MAX_DEVICES = 10_000;
+const TRANSPORTS: readonly DeviceTransport[] = ['mqtt', 'amqp'];
 
 export function parseDeviceSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv): DeviceSimCommand {
   const values = parseCommandLine(argv, {
     'connection-string': { type: 'string' },
     devices: { type: 'string' },
     gateway: { type: 'string' },
+    transport: { type: 'string' },
+    'reject-unparseable': { type: 'boolean' },
     interval: { type: 'string' },
     ca: { type: 'string' },
     quiet: { type: 'boolean' },
@@ -64,10 +75,20 @@ export function parseDeviceSimArgs(argv: readonly string[], env: NodeJS.ProcessE
   if (connectionString !== undefined) checkDeviceConnectionString(connectionString);
   const gateway = values.gateway;
   if (gateway !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(gateway)) {
-    throw new UsageError('--gateway must be host:port, e.g. localhost:8883.');
+    throw new UsageError('--gateway must be host:port, e.g. localhost:8883 (or localhost:5671 for amqp).');
+  }
+  const transport = TRANSPORTS.find((name) => name === (values.transport ?? 'mqtt'));
+  if (transport === undefined) throw new UsageError('--transport must be mqtt or amqp.');
+  const rejectUnparseable = values['reject-unparseable'] ?? false;
+  if (rejectUnparseable && transport !== 'amqp') {
+    throw new UsageError(
+      '--reject-unparseable needs --transport amqp: MQTT acknowledges every message on receipt and cannot reject.',
+    );
   }
   const caPath = values.ca ?? env.IOTHUB_EMULATOR_CA_CERT;
   const common = {
+    transport,
+    rejectUnparseable,
     intervalSeconds,
     quiet: values.quiet ?? false,
     ...(caPath ? { caPath } : {}),

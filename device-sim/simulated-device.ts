@@ -1,12 +1,29 @@
 import { EventEmitter } from 'node:events';
-import { Client, type DeviceMethodRequest, type DeviceMethodResponse } from 'azure-iot-device';
+import { Client, type DeviceMethodRequest, type DeviceMethodResponse, type Message } from 'azure-iot-device';
+import { Amqp } from 'azure-iot-device-amqp';
 import { Mqtt } from 'azure-iot-device-mqtt';
+import {
+  cloudToDeviceLogLine,
+  readCloudToDeviceMessage,
+  type CloudToDeviceOutcome,
+  type ReceivedCloudToDeviceMessage,
+} from './c2d-messages';
 import { parseTelemetryInterval } from './interval';
 import { randomReading, telemetryMessage, type Reading } from './telemetry';
 import { answerUnknownMethods } from './unknown-methods';
 
+/** The device SDK transport: MQTT (azure-iot-device-mqtt) or AMQP (azure-iot-device-amqp), both over TLS. */
+export type DeviceTransport = 'mqtt' | 'amqp';
+
 export interface SimulatedDeviceOptions {
   readonly connectionString: string;
+  /** Default mqtt. Over AMQP the connection string's GatewayHostName must name the AMQPS endpoint. */
+  readonly transport?: DeviceTransport;
+  /**
+   * Reject (instead of complete) cloud-to-device messages whose body is not JSON. AMQP only: MQTT acknowledges
+   * every message on receipt and cannot reject.
+   */
+  readonly rejectUnparseable?: boolean;
   /** CA certificate (PEM) to trust, for the local emulator. */
   readonly ca?: string;
   readonly intervalSeconds?: number;
@@ -21,6 +38,7 @@ interface SimulatedDeviceEvents {
   telemetry: [reading: Reading, sequence: number];
   'interval-changed': [seconds: number];
   'method-called': [methodName: string, status: number];
+  'c2d-message': [message: ReceivedCloudToDeviceMessage, outcome: CloudToDeviceOutcome];
 }
 
 /** The direct methods this device handles; any other gets 404 at once. */
@@ -30,8 +48,9 @@ const RECONNECT_MIN_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
 
 /**
- * A device on the official SDK over MQTT, like the IoT Hub quickstart's: it sends temperature and humidity on a
- * schedule and handles the SetTelemetryInterval direct method. It keeps reconnecting until stopped.
+ * A device on the official SDK over MQTT or AMQP, like the IoT Hub quickstart's: it sends temperature and humidity
+ * on a schedule, handles the SetTelemetryInterval direct method, and logs and completes cloud-to-device messages.
+ * It keeps reconnecting until stopped.
  */
 export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   readonly deviceId: string;
@@ -44,12 +63,17 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   private sequence = 0;
   private interval: number;
   private readonly log: (line: string) => void;
+  readonly transport: DeviceTransport;
 
   constructor(private readonly options: SimulatedDeviceOptions) {
     super();
     const deviceId = /(?:^|;)DeviceId=([^;]+)/.exec(options.connectionString)?.[1];
     if (!deviceId) throw new Error('The device connection string has no DeviceId.');
     this.deviceId = deviceId;
+    this.transport = options.transport ?? 'mqtt';
+    if (options.rejectUnparseable && this.transport !== 'amqp') {
+      throw new Error('Rejecting cloud-to-device messages needs the AMQP transport: MQTT cannot reject.');
+    }
     this.interval = options.intervalSeconds ?? 1;
     this.log =
       options.log ??
@@ -87,18 +111,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   }
 
   private async connect(): Promise<void> {
-    // The SDK reconnects by itself and tells the client only when it gives up; its transport reports every drop.
-    const created: { transport?: Mqtt } = {};
-    class ObservedMqtt extends Mqtt {
-      constructor(...args: ConstructorParameters<typeof Mqtt>) {
-        super(...args);
-        created.transport = this;
-      }
-    }
-    const client = Client.fromConnectionString(this.options.connectionString, ObservedMqtt);
-    const transport = created.transport;
-    if (!transport)
-      throw new Error('The device SDK did not create its MQTT transport through the class given.');
+    const { client, transport } = createClient(this.options.connectionString, this.transport);
     answerUnknownMethods(
       transport,
       () => SUPPORTED_METHODS,
@@ -138,6 +151,31 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     client.onDeviceMethod('SetTelemetryInterval', (request, response) => {
       this.onSetTelemetryInterval(request, response);
     });
+    // Listening subscribes (MQTT) or attaches the C2D link (AMQP); the SDK reports a failure as an 'error' event.
+    client.on('message', (message: Message) => {
+      this.onCloudToDeviceMessage(client, message);
+    });
+  }
+
+  /**
+   * Logs a cloud-to-device message and settles it: complete, or reject when asked to and the body is not JSON (a
+   * rejected message is dead-lettered, with negative feedback to a sender that asked for it).
+   */
+  private onCloudToDeviceMessage(client: Client, message: Message): void {
+    const received = readCloudToDeviceMessage(message);
+    const outcome: CloudToDeviceOutcome =
+      this.options.rejectUnparseable && !received.isJson ? 'rejected' : 'completed';
+    const settle = outcome === 'rejected' ? client.reject(message) : client.complete(message);
+    settle
+      .then(() => {
+        this.log(`[${this.deviceId}] ${cloudToDeviceLogLine(received, outcome)}`);
+        this.emit('c2d-message', received, outcome);
+      })
+      .catch((error: unknown) => {
+        this.log(
+          `[${this.deviceId}] could not settle C2D message ${received.messageId ?? '(no id)'}: ${(error as Error).message}; the hub redelivers it`,
+        );
+      });
   }
 
   private scheduleReconnect(): void {
@@ -205,4 +243,35 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
         this.sending = false;
       });
   }
+}
+
+/**
+ * A device client on the chosen transport, with the transport it created: the SDK builds its transport inside
+ * `fromConnectionString`, and the simulator needs it to watch drops and answer unknown methods.
+ */
+function createClient(
+  connectionString: string,
+  kind: DeviceTransport,
+): { client: Client; transport: Mqtt | Amqp } {
+  const created: { transport?: Mqtt | Amqp } = {};
+  class ObservedMqtt extends Mqtt {
+    constructor(...args: ConstructorParameters<typeof Mqtt>) {
+      super(...args);
+      created.transport = this;
+    }
+  }
+  class ObservedAmqp extends Amqp {
+    constructor(...args: ConstructorParameters<typeof Amqp>) {
+      super(...args);
+      created.transport = this;
+    }
+  }
+  const client = Client.fromConnectionString(connectionString, kind === 'amqp' ? ObservedAmqp : ObservedMqtt);
+  const transport = created.transport;
+  if (!transport) {
+    throw new Error(
+      `The device SDK did not create its ${kind.toUpperCase()} transport through the class given.`,
+    );
+  }
+  return { client, transport };
 }

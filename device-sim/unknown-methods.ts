@@ -1,7 +1,8 @@
-import type { EventEmitter } from 'node:events';
+import { EventEmitter } from 'node:events';
 import { DeviceMethodResponse } from 'azure-iot-device';
+import { Amqp } from 'azure-iot-device-amqp';
 
-/** What the device SDK's transports hand to the client for each method request (azure-iot-device-mqtt's shape). */
+/** What the device SDK's transports hand to the client for each method request (MQTT and AMQP alike). */
 interface MethodMessage {
   readonly requestId: string;
   readonly methods: { readonly methodName: string };
@@ -21,7 +22,7 @@ const METHOD_EVENT_PREFIX = 'method_';
  * `method_<name>` for every request and the client listens only to the names it registered, so an unknown name
  * gets no answer and the caller waits for its whole response timeout. This watches the transport's events for
  * names nobody listens to. It checks the SDK's shape first and throws if that changed, rather than silently
- * letting calls time out again.
+ * letting calls time out again. Works on both transports: see `methodEventSource`.
  */
 export function answerUnknownMethods(
   transport: MethodTransport,
@@ -34,12 +35,13 @@ export function answerUnknownMethods(
         'must follow how azure-iot-device dispatches direct methods now.',
     );
   }
-  const emit = transport.emit.bind(transport);
-  transport.emit = (event: string | symbol, ...args: unknown[]): boolean => {
+  const source = methodEventSource(transport);
+  const emit = source.emit.bind(source);
+  source.emit = (event: string | symbol, ...args: unknown[]): boolean => {
     if (
       typeof event === 'string' &&
       event.startsWith(METHOD_EVENT_PREFIX) &&
-      transport.listenerCount(event) === 0 &&
+      source.listenerCount(event) === 0 &&
       isMethodMessage(args[0])
     ) {
       const name = args[0].methods.methodName;
@@ -55,6 +57,26 @@ export function answerUnknownMethods(
     }
     return emit(event, ...args);
   };
+}
+
+/**
+ * Where the transport emits `method_<name>`: azure-iot-device-mqtt's Mqtt on itself; azure-iot-device-amqp's Amqp on
+ * its method client (the private `_deviceMethodClient`, which reads the `/devices/{id}/methods/devicebound` link and
+ * holds the listeners `onDeviceMethod` registers). Answers still go through the transport's sendMethodResponse.
+ */
+function methodEventSource(transport: MethodTransport): EventEmitter {
+  if (!(transport instanceof Amqp)) return transport;
+  const methodClient = (transport as unknown as { _deviceMethodClient?: unknown })._deviceMethodClient;
+  if (
+    !(methodClient instanceof EventEmitter) ||
+    typeof (methodClient as { onDeviceMethod?: unknown }).onDeviceMethod !== 'function'
+  ) {
+    throw new Error(
+      'The AMQP device transport no longer dispatches direct methods through _deviceMethodClient: ' +
+        'device-sim/unknown-methods.ts must follow how azure-iot-device-amqp does it now.',
+    );
+  }
+  return methodClient as EventEmitter;
 }
 
 function isMethodMessage(value: unknown): value is MethodMessage {

@@ -26,6 +26,9 @@ async function main(): Promise<void> {
   const stop = () => {
     void host.stop().then(() => {
       if (process.connected) process.disconnect();
+      // The Functions host ends its worker process once stopped; connections the functions keep open between
+      // invocations (the service client's AMQP connection and its token renewal timer) must not keep it alive.
+      process.exit();
     });
   };
   process.once('SIGINT', stop);

@@ -2,7 +2,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { anHourFromNow, NoRetry } from 'azure-iot-common';
 import { RestApiClient } from 'azure-iot-http-base';
 import { Amqp, Client, Registry, SharedAccessSignature } from 'azure-iothub';
-import { EmulatorRestApiClient, type ServiceConfig } from './emulator-gateway';
+import { EmulatorAmqp, EmulatorRestApiClient, type ServiceConfig } from './emulator-gateway';
 import { readIotHubSettings, type IotHubSettings } from './settings';
 import { USER_AGENT } from './user-agent';
 
@@ -34,13 +34,25 @@ function restClient(settings: IotHubSettings, config: ServiceConfig): RestApiCli
     : new RestApiClient(config as ConstructorParameters<typeof RestApiClient>[0], USER_AGENT);
 }
 
+/** azure-iothub's AMQP transport (cloud-to-device messages, feedback), through the emulator's port when local. */
+function amqpTransport(settings: IotHubSettings, config: ServiceConfig): Amqp {
+  if (settings.auth === 'shared-access-key' && settings.emulator) {
+    // azure-iothub types its own copy of the AMQP base class; EmulatorAmqp extends the published one, which is
+    // the same code (azure-iot-amqp-base), so the transport uses it as it would its own.
+    const base = new EmulatorAmqp(settings.emulator) as unknown as ConstructorParameters<typeof Amqp>[1];
+    return new Amqp(config, base);
+  }
+  return new Amqp(config);
+}
+
 /**
- * A service client for direct methods. Retries are off: the caller's timeouts bound each call, and the function
- * turns throttling into 429 + Retry-After for its own caller instead of retrying for minutes.
+ * A service client for direct methods (HTTPS) and cloud-to-device messages (AMQP). Retries are off: the caller's
+ * timeouts bound each call, and the function turns throttling into 429 + Retry-After for its own caller instead of
+ * retrying for minutes.
  */
 export function createIotHubClient(settings: IotHubSettings = readIotHubSettings()): Client {
   const config = serviceConfig(settings);
-  const client = new Client(new Amqp(config), restClient(settings, config) as never);
+  const client = new Client(amqpTransport(settings, config), restClient(settings, config) as never);
   client.setRetryPolicy(new NoRetry());
   return client;
 }

@@ -11,11 +11,21 @@ export const SETTING = {
 /** Where the emulator keeps its CA certificate by default, relative to the working directory. */
 export const DEFAULT_EMULATOR_CA_CERT = '.iothub-emulator/certs/ca.pem';
 const DEFAULT_EMULATOR_GATEWAY = { host: 'localhost', port: 8443 };
+/** IoT Hub's own AMQPS port, where the emulator serves it unless the connection string says otherwise. */
+const DEFAULT_EMULATOR_AMQP_GATEWAY = { host: 'localhost', port: 5671 };
 
-export interface EmulatorEndpoint {
-  /** Where the emulator's HTTPS endpoint really listens. */
+/** Where one of the emulator's endpoints really listens. */
+export interface GatewayAddress {
   readonly host: string;
   readonly port: number;
+}
+
+export interface EmulatorEndpoint {
+  /** Where the emulator's HTTPS endpoint (the service REST API) really listens. */
+  readonly host: string;
+  readonly port: number;
+  /** Where its IoT Hub AMQPS endpoint listens: cloud-to-device messages and feedback (azure-iothub's Amqp). */
+  readonly amqp: GatewayAddress;
   /** The emulator's CA certificate file. */
   readonly caPath: string;
 }
@@ -90,21 +100,8 @@ function fromConnectionString(connectionString: string, env: NodeJS.ProcessEnv):
   if (!/^true$/i.test(useEmulator)) {
     throw new SettingsError(name, `${name} has UseDevelopmentEmulator=${useEmulator}; use true or false.`);
   }
-  const gateway = fields.get('GatewayHostName');
-  let host = DEFAULT_EMULATOR_GATEWAY.host;
-  let port = DEFAULT_EMULATOR_GATEWAY.port;
-  if (gateway) {
-    const match = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/.exec(gateway);
-    const parsedPort = match?.[2] === undefined ? DEFAULT_EMULATOR_GATEWAY.port : Number(match[2]);
-    if (!match?.[1] || parsedPort < 1 || parsedPort > 65535) {
-      throw new SettingsError(
-        name,
-        `${name} has an invalid GatewayHostName; use host:port, e.g. localhost:8443.`,
-      );
-    }
-    host = match[1].replace(/^\[|\]$/g, '');
-    port = parsedPort;
-  }
+  const { host, port } = readGateway(fields, 'GatewayHostName', DEFAULT_EMULATOR_GATEWAY);
+  const amqp = readGateway(fields, 'AmqpGatewayHostName', DEFAULT_EMULATOR_AMQP_GATEWAY);
   const caSetting = env[SETTING.emulatorCaCert]?.trim() || DEFAULT_EMULATOR_CA_CERT;
   const caPath = isAbsolute(caSetting) ? caSetting : resolve(caSetting);
   return {
@@ -113,6 +110,26 @@ function fromConnectionString(connectionString: string, env: NodeJS.ProcessEnv):
     connectionString,
     keyName,
     key,
-    emulator: { host, port, caPath },
+    emulator: { host, port, amqp, caPath },
   };
+}
+
+/** A `host:port` key of the emulator's connection string (an IPv6 host in brackets); the default when absent. */
+function readGateway(
+  fields: ReadonlyMap<string, string>,
+  key: 'GatewayHostName' | 'AmqpGatewayHostName',
+  fallback: GatewayAddress,
+): GatewayAddress {
+  const value = fields.get(key);
+  if (!value) return fallback;
+  const match = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/.exec(value);
+  const port = match?.[2] === undefined ? fallback.port : Number(match[2]);
+  if (!match?.[1] || port < 1 || port > 65535) {
+    const name = SETTING.serviceConnectionString;
+    throw new SettingsError(
+      name,
+      `${name} has an invalid ${key}; use host:port, e.g. ${fallback.host}:${fallback.port}.`,
+    );
+  }
+  return { host: match[1].replace(/^\[|\]$/g, ''), port };
 }

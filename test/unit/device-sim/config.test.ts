@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withDeviceEnvFile } from '../../../device-sim/device-env-file';
-import { parseDeviceSimArgs } from '../../../device-sim/config';
+import { DEVICE_SIM_USAGE, parseDeviceSimArgs } from '../../../device-sim/config';
 import { simulatedDeviceIds } from '../../../device-sim/fleet';
 
 describe('device simulator flags and environment', () => {
@@ -31,6 +31,32 @@ describe('device simulator flags and environment', () => {
     expect(() => parseDeviceSimArgs(['--devices', '0'], { IOTHUB_SERVICE_CONNECTION_STRING: 'x' })).toThrow(
       /--devices/,
     );
+  });
+
+  it('selects the transport, MQTT by default, and rejects unparseable messages only over AMQP', () => {
+    expect(parseDeviceSimArgs(['--connection-string', cs], {})).toMatchObject({
+      transport: 'mqtt',
+      rejectUnparseable: false,
+    });
+    expect(
+      parseDeviceSimArgs(['--connection-string', cs, '--transport', 'amqp', '--reject-unparseable'], {}),
+    ).toMatchObject({ transport: 'amqp', rejectUnparseable: true });
+    expect(
+      parseDeviceSimArgs(['--devices', '2', '--transport', 'amqp', '--gateway', 'localhost:15671'], {
+        IOTHUB_SERVICE_CONNECTION_STRING: 'x',
+      }),
+    ).toMatchObject({ devices: 2, transport: 'amqp', gateway: 'localhost:15671' });
+    expect(() => parseDeviceSimArgs(['--connection-string', cs, '--transport', 'http'], {})).toThrow(
+      /--transport must be mqtt or amqp/,
+    );
+    expect(() => parseDeviceSimArgs(['--connection-string', cs, '--reject-unparseable'], {})).toThrow(
+      /--reject-unparseable needs --transport amqp/,
+    );
+  });
+
+  it('documents the transport and C2D flags in --help', () => {
+    expect(DEVICE_SIM_USAGE).toMatch(/--transport <mqtt\|amqp>/);
+    expect(DEVICE_SIM_USAGE).toMatch(/--reject-unparseable/);
   });
 
   it('names simulated devices so that they sort', () => {

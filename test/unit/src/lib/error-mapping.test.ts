@@ -1,4 +1,11 @@
-import { HubCallTimeoutError, mapError, parseHubErrorBody } from '../../../../src/lib/error-mapping';
+import { errors as commonErrors } from 'azure-iot-common';
+import { translateError } from 'azure-iothub/dist/amqp_service_errors';
+import {
+  HubCallTimeoutError,
+  mapError,
+  parseHubErrorBody,
+  RequestTooLargeError,
+} from '../../../../src/lib/error-mapping';
 import { SettingsError, ValidationError } from '../../../../src/lib/errors';
 
 const host = 'hub.azure-devices.net';
@@ -94,6 +101,79 @@ describe('mapError', () => {
     expect(mapError(httpError(500, 'oops', 'InternalServerError'), host)).toMatchObject({
       status: 502,
       code: 'IotHubError',
+    });
+  });
+});
+
+/**
+ * What azure-iothub's Client.send rejects with when IoT Hub refuses a message over AMQP: the SDK's own translation
+ * (amqp_service_errors) of the AMQP error the hub sends, or of what its AMQP stack reports.
+ */
+const sendFailure = (cause: Error) => translateError('AMQP Transport: Could not send message', cause);
+// rhea hands the hub's AMQP error over as a plain object, typed by the SDK as an Error.
+const amqpRefusal = (condition: string, description: string, info?: Record<string, unknown>) =>
+  sendFailure({ condition, description, ...(info ? { info } : {}) } as unknown as Error);
+
+describe('mapError for cloud-to-device sends (AMQP)', () => {
+  it.each([
+    ['amqp:not-found', 404, 'DeviceNotFound'],
+    ['amqp:resource-limit-exceeded', 403, 'DeviceMaximumQueueDepthExceeded'],
+    ['amqp:link:message-size-exceeded', 413, 'MessageTooLarge'],
+    ['com.microsoft:device-container-throttled', 429, 'Throttled'],
+    ['com.microsoft:quota-exceeded', 403, 'IotHubQuotaExceeded'],
+    ['amqp:unauthorized-access', 502, 'IotHubAuthenticationFailed'],
+    ['com.microsoft:argument-error', 400, 'InvalidRequest'],
+    ['com.microsoft:timeout', 504, 'GatewayTimeout'],
+    ['amqp:internal-error', 502, 'IotHubError'],
+  ])('maps the hub refusing with %s to %d %s, with its description', (condition, status, code) => {
+    const reply = mapError(amqpRefusal(condition, 'what the hub says'), host);
+    expect(reply).toMatchObject({ status, code });
+    expect(reply.message).toContain('what the hub says');
+  });
+
+  it('gives a throttled caller a Retry-After, and passes the hub tracking id on', () => {
+    expect(
+      mapError(amqpRefusal('com.microsoft:device-container-throttled', 'slow down'), host),
+    ).toMatchObject({
+      retryAfterSeconds: 5,
+    });
+    const reply = mapError(
+      amqpRefusal('amqp:not-found', 'no such device', { 'com.microsoft:tracking-id': 'track-7' }),
+      host,
+    );
+    expect(reply.trackingId).toBe('track-7');
+  });
+
+  it('reads a refused token under the plain Error the SDK wraps it in, never echoing the token', () => {
+    const refused = new commonErrors.UnauthorizedError('bad SharedAccessSignature sr=hub&sig=SECRET&se=1');
+    const error = sendFailure(refused);
+    expect(error.name).toBe('Error');
+    const reply = mapError(error, host);
+    expect(reply).toMatchObject({ status: 502, code: 'IotHubAuthenticationFailed' });
+    expect(reply.message).not.toContain('SECRET');
+  });
+
+  it('reports a connection that closed before opening as 502 IotHubUnreachable', () => {
+    const closed = sendFailure(new commonErrors.NotConnectedError('rhea: connection disconnected'));
+    expect(mapError(closed, host)).toMatchObject({ status: 502, code: 'IotHubUnreachable' });
+    const refused = sendFailure(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    expect(mapError(refused, host)).toMatchObject({ status: 502, code: 'IotHubUnreachable' });
+  });
+
+  it('answers 413 for a request its own validation finds too large', () => {
+    expect(mapError(new RequestTooLargeError('MessageTooLarge', 'payload', 'm'), host)).toEqual({
+      status: 413,
+      code: 'MessageTooLarge',
+      message: 'm',
+      target: 'payload',
+    });
+  });
+
+  it('leaves HTTP errors to the HTTP mapping', () => {
+    expect(mapError(httpError(404, methodsBody(404001)), host)).toMatchObject({
+      status: 404,
+      code: 'DeviceNotFound',
+      trackingId: 'abc-123',
     });
   });
 });

@@ -34,6 +34,39 @@ describe('readIotHubSettings', () => {
     });
   });
 
+  it("reads the emulator's IoT Hub AMQPS endpoint from AmqpGatewayHostName, IoT Hub's port 5671 by default", () => {
+    const emulator = (extra: string) =>
+      readIotHubSettings({
+        IOTHUB_SERVICE_CONNECTION_STRING: `${azure};GatewayHostName=localhost:18443;${extra}UseDevelopmentEmulator=true`,
+      });
+    expect(emulator('AmqpGatewayHostName=127.0.0.1:15671;')).toMatchObject({
+      emulator: { host: 'localhost', port: 18443, amqp: { host: '127.0.0.1', port: 15671 } },
+    });
+    expect(emulator('AmqpGatewayHostName=[::1]:15671;')).toMatchObject({
+      emulator: { amqp: { host: '::1', port: 15671 } },
+    });
+    expect(emulator('AmqpGatewayHostName=gateway.local;')).toMatchObject({
+      emulator: { amqp: { host: 'gateway.local', port: 5671 } },
+    });
+    expect(emulator('')).toMatchObject({ emulator: { amqp: { host: 'localhost', port: 5671 } } });
+    // Against Azure the key means nothing: the SDK connects to the hub's HostName.
+    expect(
+      readIotHubSettings({ IOTHUB_SERVICE_CONNECTION_STRING: `${azure};AmqpGatewayHostName=localhost:1` }),
+    ).not.toHaveProperty('emulator');
+  });
+
+  it.each(['localhost:0', 'localhost:65536', 'local host:5671', 'amqps://localhost:5671', 'localhost:'])(
+    'refuses AmqpGatewayHostName=%s with a message naming the key',
+    (value) => {
+      const error = settingsError({
+        IOTHUB_SERVICE_CONNECTION_STRING: `${azure};AmqpGatewayHostName=${value};UseDevelopmentEmulator=true`,
+      });
+      expect(error.setting).toBe('IOTHUB_SERVICE_CONNECTION_STRING');
+      expect(error.message).toMatch(/invalid AmqpGatewayHostName; use host:port, e\.g\. localhost:5671/);
+      expect(error.message).not.toContain(key);
+    },
+  );
+
   it('uses a managed identity with IOTHUB_HOST_NAME when there is no connection string', () => {
     expect(readIotHubSettings({ IOTHUB_HOST_NAME: 'my-hub.azure-devices.net' })).toEqual({
       auth: 'token-credential',
