@@ -18,6 +18,8 @@ export class HubError extends Error {
 
 export const hubErrors = {
   // Numeric codes as Microsoft.Azure.Devices lists them (IotHubServiceErrorCode).
+  /** IoT Hub's generic 400, e.g. for a query it cannot read. */
+  badRequest: (message: string) => new HubError(400, 400000, 'BadRequest', message),
   invalidProtocolVersion: (message: string) => new HubError(400, 400001, 'InvalidProtocolVersion', message),
   argumentInvalid: (message: string) => new HubError(400, 400004, 'ArgumentInvalid', message),
   formatError: (message: string) => new HubError(400, 400006, 'IotHubFormatError', message),
@@ -37,6 +39,8 @@ export const hubErrors = {
   deviceMessageLockLost: (message: string) => new HubError(412, 412002, 'DeviceMessageLockLost', message),
   deviceNotOnline: (message = 'Timed out waiting for device to connect.') =>
     new HubError(404, 404103, 'DeviceNotOnline', message),
+  jobNotFound: (jobId: string) =>
+    new HubError(404, 404002, 'JobNotFound', `Job ${JSON.stringify(jobId.slice(0, 128))} not found.`),
   notFound: (message: string) => new HubError(404, 404000, 'NotFound', message),
   methodNotAllowed: (message: string) => new HubError(405, 405000, 'MethodNotAllowed', message),
   deviceAlreadyExists: (deviceId: string) =>
@@ -46,6 +50,16 @@ export const hubErrors = {
       'DeviceAlreadyExists',
       `A device with ID ${JSON.stringify(deviceId)} is already registered.`,
     ),
+  moduleAlreadyExists: (deviceId: string, moduleId: string) =>
+    new HubError(
+      409,
+      409301,
+      'ModuleAlreadyExistsOnDevice',
+      `A module with ID ${JSON.stringify(moduleId)} is already registered on device ${JSON.stringify(deviceId)}.`,
+    ),
+  /** A job id already in use: IoT Hub answers with its generic conflict code. */
+  jobAlreadyExists: (jobId: string) =>
+    new HubError(409, 409000, 'Conflict', `A job with ID ${JSON.stringify(jobId)} already exists.`),
   preconditionFailed: (message: string) => new HubError(412, 412001, 'PreconditionFailed', message),
   messageTooLarge: (message: string) => new HubError(413, 413001, 'MessageTooLarge', message),
   /** A device's answer the hub cannot pass on (too large); azure-iothub maps 502 to BadDeviceResponseError. */

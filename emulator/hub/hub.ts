@@ -16,9 +16,12 @@ import { FEEDBACK_DESCRIPTIONS, FeedbackQueue, type FeedbackBatch } from './c2d/
 import { ConnectedDevices } from './connections/connected-devices';
 import { hubErrors } from './errors';
 import { isValidHubName } from './identifiers';
+import { JobService, S1_JOB_LIMITS, type JobLimits } from './jobs/job-service';
 import { MethodDispatcher } from './methods/method-dispatcher';
 import { ensureBuiltInPolicies, type Right, type SharedAccessPolicy } from './policies';
 import { DeviceRegistry, type DeviceRecord } from './registry';
+import type { QueryDocument } from './query/evaluate';
+import { QueryService } from './query/query-service';
 import { EventStore } from './telemetry/event-store';
 import { MAX_MESSAGE_BYTES, messageSize } from './telemetry/message-size';
 import type { TelemetryEvent } from './telemetry/record';
@@ -40,6 +43,8 @@ export interface IotHubOptions {
   /** fdatasync each group of telemetry before acknowledging it. */
   readonly fsync: boolean;
   readonly log: Logger;
+  /** Jobs v2 limits; IoT Hub's S1 defaults when absent. */
+  readonly jobLimits?: JobLimits;
 }
 
 /** A device-to-cloud message as a transport received it, before the hub checks and stores it. */
@@ -80,6 +85,10 @@ export class IotHub {
   readonly activity = new HubActivity();
   /** Device twins: service reads and changes, device reads and reported patches, desired pushes. */
   readonly twins: TwinService;
+  /** `POST /devices/query`: the query language over device twins, module twins and device jobs. */
+  readonly queries: QueryService;
+  /** Jobs v2: scheduled direct methods and twin updates over many devices. */
+  readonly jobs: JobService;
   private readonly sweepTimer: NodeJS.Timeout;
 
   private constructor(
@@ -98,10 +107,32 @@ export class IotHub {
     private readonly messages: JsonFile<PersistedMessages>,
     twinStore: DeviceTwins,
     log: Logger,
+    jobLimits: JobLimits,
   ) {
     this.connections = new ConnectedDevices(registry, log);
     this.methods = new MethodDispatcher(this.connections, this.activity);
     this.twins = new TwinService(twinStore, registry, this.connections, () => this.state.save());
+    this.jobs = new JobService(
+      {
+        devices: () => this.deviceTwinDocuments(),
+        invokeMethod: (deviceId, invocation) => {
+          // A disabled device is not reached, as `POST /twins/{id}/methods` does not reach it.
+          if (this.registry.find(deviceId)?.status !== 'enabled') {
+            return Promise.reject(hubErrors.deviceNotFound(deviceId));
+          }
+          return this.methods.invoke(deviceId, invocation);
+        },
+        updateTwin: async (deviceId, patch) => {
+          await this.twins.update(deviceId, patch);
+        },
+      },
+      jobLimits,
+    );
+    this.queries = new QueryService({
+      devices: () => this.deviceTwinDocuments(),
+      'devices.modules': () => [],
+      'devices.jobs': () => this.jobs.deviceJobs() as Iterable<QueryDocument>,
+    });
     new CloudToDeviceDispatcher(cloudToDevice, this.connections);
     registry.on('revoked', (deviceId) => {
       if (registry.find(deviceId)) return;
@@ -183,7 +214,15 @@ export class IotHub {
       messages,
       twins,
       options.log,
+      options.jobLimits ?? S1_JOB_LIMITS,
     );
+  }
+
+  /** Every device's twin as the service API shows it, in registry order (queries and jobs read these). */
+  private *deviceTwinDocuments(): Generator<QueryDocument> {
+    for (const record of this.registry.records()) {
+      yield this.twins.read(record.deviceId) as unknown as QueryDocument;
+    }
   }
 
   get hostName(): string {
@@ -274,6 +313,7 @@ export class IotHub {
   /** After the fronts closed: fails waiting calls, writes what was accepted, flushes the registry. */
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.jobs.close();
     this.methods.cancelAll();
     this.connections.clear();
     this.feedback.close();

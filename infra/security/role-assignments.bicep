@@ -16,7 +16,7 @@ param deployerPrincipalId string = ''
 ])
 param deployerPrincipalType string = 'User'
 
-@description('Grant the function a custom role that can only invoke direct methods (default), instead of IoT Hub Data Contributor.')
+@description('Grant the function a custom role limited to what its functions do (direct methods, twins, query, jobs; the default), instead of IoT Hub Data Contributor.')
 param directMethodsOnlyRole bool = true
 
 @description('Name of the IoT hub.')
@@ -63,12 +63,16 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-// Custom role: invoke direct methods and nothing else. Assignable in this resource group only.
+// Custom role: what the functions do on devices, and nothing else (no registry writes, no keys). Its name and id
+// keep their first wording (a role definition's id cannot change in place; existing deployments update it).
+// Twins: read and write (getDeviceTwin, updateDeviceTwin; twins/read also answers queries over twins). Jobs: read
+// and write (fan-out over many devices schedules an IoT Hub job; its status is read back). Assignable in this
+// resource group only.
 resource directMethodsInvoker 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (directMethodsOnlyRole) {
   name: guid(resourceGroup().id, 'iothub-direct-methods-invoker')
   properties: {
     roleName: 'IoT Hub Direct Method Invoker (${resourceGroup().name}, ${uniqueString(resourceGroup().id)})'
-    description: 'Can invoke direct methods on the devices of IoT hubs in this resource group, and nothing else.'
+    description: 'Can invoke direct methods, read and write device twins, query them, and schedule and read jobs on the IoT hubs in this resource group, and nothing else.'
     type: 'customRole'
     permissions: [
       {
@@ -76,6 +80,10 @@ resource directMethodsInvoker 'Microsoft.Authorization/roleDefinitions@2022-04-0
         notActions: []
         dataActions: [
           'Microsoft.Devices/IotHubs/directMethods/invoke/action'
+          'Microsoft.Devices/IotHubs/twins/read'
+          'Microsoft.Devices/IotHubs/twins/write'
+          'Microsoft.Devices/IotHubs/jobs/read'
+          'Microsoft.Devices/IotHubs/jobs/write'
         ]
         notDataActions: []
       }
@@ -96,7 +104,7 @@ var functionIotHubRoleId = directMethodsOnlyRole
 var narrowAssignmentName = guid(iotHub.id, functionPrincipalId, 'direct-methods-invoker')
 var broadAssignmentName = guid(iotHub.id, functionPrincipalId, roles.iotHubDataContributor)
 
-// Function -> IoT hub: invoke direct methods.
+// Function -> IoT hub: invoke direct methods, read and write twins, query, schedule and read jobs.
 resource functionIotHub 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: directMethodsOnlyRole ? narrowAssignmentName : broadAssignmentName
   scope: iotHub

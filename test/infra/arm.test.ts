@@ -71,6 +71,19 @@ const IOTHUB_TLS12_REGIONS = ['eastus', 'southcentralus', 'westus2', 'usgovarizo
 // Node.js on Azure Functions (https://learn.microsoft.com/azure/azure-functions/supported-languages, JavaScript):
 // 24 preview (EOL 2028-04-30), 22 GA (2027-04-30), 20 GA until 2026-04-30. Flex Consumption's default is 22
 // (Get-AzFunctionAppFlexConsumptionRuntime). Node 20 is past its end of life.
+// IoT Hub data actions the function identity needs, written from the Azure documentation of resource provider
+// operations (https://learn.microsoft.com/azure/role-based-access-control/permissions/internet-of-things,
+// Microsoft.Devices DataActions), for what the functions call: direct methods (invokeDeviceMethod and fan-out),
+// twins read/write (getDeviceTwin, updateDeviceTwin; twins/read also covers twin queries), jobs read/write
+// (fan-out as an IoT Hub job, its status). Deliberately NOT copied from infra/: the template is checked against it.
+const FUNCTION_IOTHUB_DATA_ACTIONS = [
+  'Microsoft.Devices/IotHubs/directMethods/invoke/action',
+  'Microsoft.Devices/IotHubs/twins/read',
+  'Microsoft.Devices/IotHubs/twins/write',
+  'Microsoft.Devices/IotHubs/jobs/read',
+  'Microsoft.Devices/IotHubs/jobs/write',
+] as const;
+
 const NODE_SUPPORTED = ['22', '24'];
 const NODE_END_OF_LIFE = ['16', '18', '20'];
 
@@ -769,7 +782,7 @@ if (!bicep && isCi()) {
         expect(waitsFor('iothub')).toContain('iothub-routing-role');
       });
 
-      it('gives the function the direct-methods-only custom role by default', () => {
+      it('gives the function the narrow custom role (methods, twins, jobs) by default', () => {
         expect(param('directMethodsOnlyRole').defaultValue).toBe(true);
         const m = mod('role-assignments');
         expect(m.template.parameters?.directMethodsOnlyRole?.defaultValue).toBe(true);
@@ -780,10 +793,12 @@ if (!bicep && isCi()) {
           {
             actions: [],
             notActions: [],
-            dataActions: ['Microsoft.Devices/IotHubs/directMethods/invoke/action'],
+            dataActions: [...FUNCTION_IOTHUB_DATA_ACTIONS],
             notDataActions: [],
           },
         ]);
+        // Nothing broader than the functions need: no wildcard, no registry or key access.
+        for (const action of FUNCTION_IOTHUB_DATA_ACTIONS) expect(action).not.toMatch(/\*|devices\/|\/keys/);
         expect((def.properties as JsonObject).assignableScopes).toEqual(['[resourceGroup().id]']);
         const toHub = m.template.resources.filter(
           (r) =>

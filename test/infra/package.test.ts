@@ -46,8 +46,17 @@ const DIRECT_DEPENDENCIES = [
   '@azure/functions',
   '@azure/identity',
   'azure-iothub',
+  'azure-iot-amqp-base',
   'azure-iot-common',
   'azure-iot-http-base',
+];
+/** Every deployed function, one file each (src/functions). */
+const FUNCTION_FILES = [
+  'invokeDeviceMethod.js',
+  'deviceTelemetry.js',
+  'sendCloudToDeviceMessage.js',
+  'getDeviceTwin.js',
+  'updateDeviceTwin.js',
 ];
 // Upper bound on the uncompressed package. The production tree is about 42 MB of files today; the full
 // node_modules with the devDependencies is several hundred MB, so a leak of dev tooling shows up here.
@@ -183,10 +192,7 @@ describe('function app deployment package (what azd uploads)', () => {
     const main = defined(readPackageJson(pkgDir).main, 'package.json main');
     const entries = zipped.filter((f) => globToRegExp(main).test(f));
     expect(entries).toEqual(
-      expect.arrayContaining([
-        'dist/src/functions/invokeDeviceMethod.js',
-        'dist/src/functions/deviceTelemetry.js',
-      ]),
+      expect.arrayContaining(FUNCTION_FILES.map((name) => `dist/src/functions/${name}`)),
     );
     expect(readPackageJson(pkgDir).main).toBe(readPackageJson(repoRoot).main);
   });
@@ -228,7 +234,7 @@ describe('function app deployment package (what azd uploads)', () => {
       process.execPath,
       [
         '-e',
-        "require('./dist/src/functions/invokeDeviceMethod.js'); require('./dist/src/functions/deviceTelemetry.js'); console.log('LOADED')",
+        `${FUNCTION_FILES.map((name) => `require('./dist/src/functions/${name}');`).join(' ')} console.log('LOADED')`,
       ],
       { cwd: pkgDir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 },
     );

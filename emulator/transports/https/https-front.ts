@@ -8,7 +8,9 @@ import type { Logger } from '../../log';
 import { checkApiVersion } from './api-versions';
 import { cloudToDeviceRoutes } from './handlers/cloud-to-device';
 import { deviceRoutes } from './handlers/devices';
+import { jobRoutes } from './handlers/jobs';
 import { methodRoutes } from './handlers/methods';
+import { queryRoutes } from './handlers/query';
 import { twinRoutes } from './handlers/twins';
 import { parseRequestUrl, pathSegments, readJsonBody, resourceOf } from './request';
 import { matchRoute, rightFor, type Route } from './route-table';
@@ -22,7 +24,14 @@ export interface HttpsFrontOptions {
 }
 
 /** Every resource the service API serves, one handler file per kind of resource. */
-const ROUTES: readonly Route[] = [...methodRoutes, ...twinRoutes, ...deviceRoutes, ...cloudToDeviceRoutes];
+const ROUTES: readonly Route[] = [
+  ...methodRoutes,
+  ...twinRoutes,
+  ...queryRoutes,
+  ...deviceRoutes,
+  ...cloudToDeviceRoutes,
+  ...jobRoutes,
+];
 
 /**
  * The service side over HTTPS: IoT Hub's REST API. Each request goes through the same steps, in IoT Hub's order:

@@ -1,3 +1,4 @@
+import { runBulkRegistryOperation } from '../../../hub/bulk-registry';
 import { hubErrors } from '../../../hub/errors';
 import type { IotHub } from '../../../hub/hub';
 import { ifMatchOf } from '../request';
@@ -25,7 +26,24 @@ async function deleteDevice({ hub, params, request }: HandlerContext): Promise<R
   return { status: 204 };
 }
 
+/**
+ * `POST /devices`: up to 100 creates, updates and deletes, each on its own; 200 with IoT Hub's
+ * BulkRegistryOperationResult (`isSuccessful`, per-device `errors`), once every change is on disk.
+ */
+async function bulkDevices({ hub, body }: HandlerContext): Promise<Reply> {
+  const result = runBulkRegistryOperation(hub.registry, body);
+  await hub.saveRegistry();
+  return { status: 200, body: result };
+}
+
 export const deviceRoutes: readonly Route[] = [
+  {
+    method: 'POST',
+    path: 'devices',
+    right: 'RegistryWrite',
+    shape: 'error-code-prefix',
+    handle: bulkDevices,
+  },
   {
     method: 'GET',
     path: 'devices',
