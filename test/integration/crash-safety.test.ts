@@ -8,8 +8,12 @@ import { deviceToken, rawConnect, serviceCall } from '../helpers/raw-clients';
 
 const DEVICES = ['crash-a', 'crash-b', 'crash-c'];
 const CYCLES = 3;
-/** Acknowledged events per device, and devices created, before each kill. */
-const EVENTS_PER_CYCLE = 120;
+/**
+ * Acknowledged events per device, and devices created, before each kill. 400 events of 1.5 KB from 3 devices fill
+ * more than two 1 MiB segments per partition over the cycles whatever the machine's speed, so that rollovers happen
+ * without counting on the events sent after the count (their number depends on timing).
+ */
+const EVENTS_PER_CYCLE = 400;
 const DEVICES_PER_CYCLE = 15;
 /** Events each device may send after its count, while the offsets are read and until the kill. */
 const EXTRA_EVENTS = 1000;
