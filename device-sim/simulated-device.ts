@@ -1,5 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { Client, type DeviceMethodRequest, type DeviceMethodResponse, type Message } from 'azure-iot-device';
+import {
+  Client,
+  type DeviceMethodRequest,
+  type DeviceMethodResponse,
+  type Message,
+  type Twin,
+} from 'azure-iot-device';
 import { Amqp } from 'azure-iot-device-amqp';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import {
@@ -10,6 +16,7 @@ import {
 } from './c2d-messages';
 import { parseTelemetryInterval } from './interval';
 import { randomReading, telemetryMessage, type Reading } from './telemetry';
+import { packageVersion, readDesiredInterval, reportedState, type ReportedState } from './twin-state';
 import { answerUnknownMethods } from './unknown-methods';
 
 /** The device SDK transport: MQTT (azure-iot-device-mqtt) or AMQP (azure-iot-device-amqp), both over TLS. */
@@ -32,11 +39,17 @@ export interface SimulatedDeviceOptions {
   /** Print a line per telemetry message (true for a single device). */
   readonly logTelemetry?: boolean;
   readonly random?: () => number;
+  /** Reported as `firmware.version`; defaults to this repository's package version. */
+  readonly firmwareVersion?: string;
 }
 
 interface SimulatedDeviceEvents {
   telemetry: [reading: Reading, sequence: number];
   'interval-changed': [seconds: number];
+  /** The hub acknowledged a reported-properties update. */
+  reported: [state: ReportedState];
+  /** A desired telemetryInterval the device refused (invalid), with why. */
+  'desired-refused': [value: unknown, message: string];
   'method-called': [methodName: string, status: number];
   'c2d-message': [message: ReceivedCloudToDeviceMessage, outcome: CloudToDeviceOutcome];
 }
@@ -62,6 +75,10 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   private stopped = false;
   private sequence = 0;
   private interval: number;
+  private twin: Twin | undefined;
+  /** The newest desired-properties `$version` seen: older documents (resent on reconnect) are not re-applied. */
+  private desiredVersion = 0;
+  private readonly firmwareVersion: string;
   private readonly log: (line: string) => void;
   readonly transport: DeviceTransport;
 
@@ -75,6 +92,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
       throw new Error('Rejecting cloud-to-device messages needs the AMQP transport: MQTT cannot reject.');
     }
     this.interval = options.intervalSeconds ?? 1;
+    this.firmwareVersion = options.firmwareVersion ?? packageVersion();
     this.log =
       options.log ??
       ((line) => {
@@ -103,6 +121,8 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     clearTimeout(this.reconnectTimer);
     const client = this.client;
     this.client = undefined;
+    this.twin?.removeAllListeners();
+    this.twin = undefined;
     if (client) {
       client.removeAllListeners();
       client.on('error', () => undefined);
@@ -155,6 +175,65 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     client.on('message', (message: Message) => {
       this.onCloudToDeviceMessage(client, message);
     });
+    await this.startTwin(client);
+  }
+
+  /**
+   * Follows desired `telemetryInterval` and reports what the device runs with: once connected (after applying a
+   * desired interval set while it was away), and after every change, whether by method or desired property.
+   */
+  private async startTwin(client: Client): Promise<void> {
+    const twin = await client.getTwin();
+    if (this.stopped || this.client !== client) return;
+    this.twin = twin;
+    // The SDK calls this with the whole desired document first, then with each patch the hub pushes.
+    twin.on('properties.desired', (desired: unknown) => {
+      this.onDesiredProperties(desired);
+    });
+    if (this.desiredVersion === 0) this.onDesiredProperties(twin.properties.desired);
+    this.reportState();
+  }
+
+  private onDesiredProperties(desired: unknown): void {
+    const read = readDesiredInterval(desired, this.desiredVersion);
+    if (read.kind === 'stale') return;
+    if (read.version !== undefined) this.desiredVersion = read.version;
+    if (read.kind === 'absent') return;
+    if (!read.ok) {
+      this.log(`[${this.deviceId}] desired telemetryInterval refused: ${read.message}`);
+      const value = (desired as { telemetryInterval?: unknown }).telemetryInterval;
+      this.emit('desired-refused', value, read.message);
+      return;
+    }
+    if (read.seconds === this.interval) {
+      this.reportState();
+      return;
+    }
+    this.log(`[${this.deviceId}] desired telemetryInterval: telemetry now every ${read.seconds} s`);
+    this.applyInterval(read.seconds);
+  }
+
+  private applyInterval(seconds: number): void {
+    this.interval = seconds;
+    // The next message comes one new interval from now, not on the old schedule.
+    this.scheduleTelemetry(seconds * 1000);
+    this.emit('interval-changed', seconds);
+    this.reportState();
+  }
+
+  /** Reports the running state; a failure is logged and the next change reports again. */
+  private reportState(): void {
+    const twin = this.twin;
+    if (!twin) return;
+    const state = reportedState(this.interval, this.firmwareVersion, this.transport);
+    // The SDK types reported properties loosely; update() sends a patch and calls back on the hub's answer.
+    const reported = twin.properties.reported as {
+      update: (patch: ReportedState, done: (error?: Error) => void) => void;
+    };
+    reported.update(state, (error) => {
+      if (error) this.log(`[${this.deviceId}] could not report properties: ${error.message}`);
+      else this.emit('reported', state);
+    });
   }
 
   /**
@@ -195,11 +274,8 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     const parsed = parseTelemetryInterval(request.payload);
     const status = parsed.ok ? 200 : 400;
     if (parsed.ok) {
-      this.interval = parsed.seconds;
       this.log(`[${this.deviceId}] SetTelemetryInterval called: telemetry now every ${parsed.seconds} s`);
-      // The next message comes one new interval from now, not on the old schedule.
-      this.scheduleTelemetry(parsed.seconds * 1000);
-      this.emit('interval-changed', parsed.seconds);
+      this.applyInterval(parsed.seconds);
     } else {
       this.log(`[${this.deviceId}] SetTelemetryInterval refused: ${parsed.message}`);
     }

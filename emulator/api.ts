@@ -6,6 +6,12 @@ import { OPTIONS_ENV, type ChildMessage, type ParentMessage, type SerializableEm
 export interface StartEmulatorOptions extends SerializableEmulatorOptions {
   /** Where the emulator's log lines go: kept in memory (`pipe`, see `logs()`), or this process's output. */
   readonly output?: 'pipe' | 'inherit';
+  /**
+   * Serve the dashboard (its URL is `info.dashboardUrl`). Off unless asked, unlike the command line: tests and
+   * benchmarks start many emulators at once, and the dashboard's fixed default port would be fought over (give
+   * `dashboardPort: 0` with it in tests).
+   */
+  readonly dashboard?: boolean;
 }
 
 /** A running emulator process, as tests, benchmarks and `npm start` use it. */
@@ -40,7 +46,8 @@ const CLI_PATH = __filename.endsWith('.ts')
 type Ready = Extract<ChildMessage, { type: 'ready' }>;
 
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<RunningEmulator> {
-  const { output = 'pipe', ...emulatorOptions } = options;
+  const { output = 'pipe', dashboard = false, ...rest } = options;
+  const emulatorOptions: SerializableEmulatorOptions = { ...rest, dashboard };
   const { child, ready } = await forkUntilReady<ChildMessage, Ready>(
     CLI_PATH,
     { name: 'The emulator', output, env: { ...process.env, [OPTIONS_ENV]: JSON.stringify(emulatorOptions) } },

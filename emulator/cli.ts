@@ -85,6 +85,9 @@ function printBanner(emulator: Emulator, createdDevices: readonly string[]): voi
     `  CA certificate:           ${info.caPath}`,
     `      trust it with NODE_EXTRA_CA_CERTS=${info.caPath}  (or the SDK's setOptions({ ca }))`,
     `  Data directory:           ${info.dataDir}`,
+    ...(info.dashboardUrl === undefined
+      ? []
+      : ['', `Dashboard (open in a browser; the token changes at each start):`, `  ${info.dashboardUrl}`]),
     '',
     'Service connection string (IOTHUB_SERVICE_CONNECTION_STRING):',
     `  ${info.serviceConnectionString}`,

@@ -2,8 +2,9 @@ import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadOrCreateTlsMaterial, type TlsMaterial } from './certificates';
 import { DEFAULT_CONSUMER_GROUPS, resolveEmulatorOptions, type EmulatorOptions } from './config/options';
+import { Dashboard, type DashboardOptions } from './dashboard/dashboard';
 import { IotHub } from './hub/hub';
-import { consoleLogger } from './log';
+import { consoleLogger, type Logger } from './log';
 import { EventHubEndpoint } from './transports/amqp/event-hub-endpoint';
 import { IotHubAmqpEndpoint } from './transports/amqp/iothub-endpoint';
 import { HttpsFront } from './transports/https/https-front';
@@ -42,6 +43,8 @@ export interface EmulatorInfo {
   readonly serviceConnectionString: string;
   /** For Event Hubs clients: `Endpoint=sb://localhost:<amqp port>/;...;EntityPath=<hub>;UseDevelopmentEmulator=true`. */
   readonly eventHubConnectionString: string;
+  /** `http://127.0.0.1:<port>/?token=<token>` (a new token each start); undefined when the dashboard is off. */
+  readonly dashboardUrl: string | undefined;
 }
 
 interface Fronts {
@@ -49,10 +52,14 @@ interface Fronts {
   readonly https: HttpsFront;
   readonly iothubAmqp: IotHubAmqpEndpoint;
   readonly eventHub: EventHubEndpoint;
+  readonly dashboard: Dashboard | undefined;
 }
 
 /** The device transports a connection string can point at. */
 export type DeviceTransport = 'mqtt' | 'amqp';
+
+/** A device's two symmetric keys. */
+export type DeviceKeyName = 'primary' | 'secondary';
 
 /**
  * The local IoT Hub: the hub core (emulator/hub) with its protocol fronts (emulator/transports) over one TLS
@@ -121,7 +128,20 @@ export class Emulator {
           tls: eventHub.tlsPort !== undefined,
         }),
       });
-      return new Emulator(hub, dataDir, options.gatewayHost, tls, { mqtt, https, iothubAmqp, eventHub });
+      started.push(iothubAmqp);
+      const ports = { mqtt: mqtt.port, amqp: iothubAmqp.tlsPort };
+      const dashboard = options.dashboard
+        ? await startDashboard(hub, options.dashboardPort, log, (deviceId, key, transport) =>
+            deviceConnectionString(hub, options.gatewayHost, ports, deviceId, transport, key),
+          )
+        : undefined;
+      return new Emulator(hub, dataDir, options.gatewayHost, tls, {
+        mqtt,
+        https,
+        iothubAmqp,
+        eventHub,
+        dashboard,
+      });
     } catch (error) {
       for (const part of started.reverse()) await part.close();
       await hub.close();
@@ -146,6 +166,7 @@ export class Emulator {
       dataDir: this.dataDir,
       serviceConnectionString: this.serviceConnectionString('iothubowner'),
       eventHubConnectionString: this.eventHubConnectionString('service'),
+      dashboardUrl: fronts.dashboard?.url,
     };
   }
 
@@ -179,10 +200,13 @@ export class Emulator {
    * A device connection string that the unmodified device SDK uses: TLS to the gateway port of the transport
    * (MQTT or AMQP), tokens for the hub.
    */
-  deviceConnectionString(deviceId: string, transport: DeviceTransport = 'mqtt'): string {
-    const device = this.hub.registry.get(deviceId);
-    const port = transport === 'amqp' ? this.fronts.iothubAmqp.tlsPort : this.fronts.mqtt.port;
-    return `HostName=${this.hub.hostName};DeviceId=${deviceId};SharedAccessKey=${device.primaryKey};GatewayHostName=${this.gatewayHost}:${port}`;
+  deviceConnectionString(
+    deviceId: string,
+    transport: DeviceTransport = 'mqtt',
+    key: DeviceKeyName = 'primary',
+  ): string {
+    const ports = { mqtt: this.fronts.mqtt.port, amqp: this.fronts.iothubAmqp.tlsPort };
+    return deviceConnectionString(this.hub, this.gatewayHost, ports, deviceId, transport, key);
   }
 
   async stats(): Promise<EmulatorStats> {
@@ -196,7 +220,9 @@ export class Emulator {
   }
 
   async stop(): Promise<void> {
-    const { mqtt, https, iothubAmqp, eventHub } = this.fronts;
+    const { mqtt, https, iothubAmqp, eventHub, dashboard } = this.fronts;
+    // The dashboard first: it only watches, and its streams must not hold the process open.
+    await dashboard?.close();
     await Promise.all([https.close(), mqtt.close(), iothubAmqp.close(), eventHub.close()]);
     // After the fronts: telemetry accepted before they closed is written and acknowledged first.
     await this.hub.close();
@@ -206,5 +232,35 @@ export class Emulator {
     const policy = this.hub.policy(name);
     if (!policy) throw new Error(`Unknown policy ${name}`);
     return policy;
+  }
+}
+
+function deviceConnectionString(
+  hub: IotHub,
+  gatewayHost: string,
+  ports: { readonly mqtt: number; readonly amqp: number },
+  deviceId: string,
+  transport: DeviceTransport,
+  key: DeviceKeyName,
+): string {
+  const device = hub.registry.get(deviceId);
+  const sharedAccessKey = key === 'secondary' ? device.secondaryKey : device.primaryKey;
+  return `HostName=${hub.hostName};DeviceId=${deviceId};SharedAccessKey=${sharedAccessKey};GatewayHostName=${gatewayHost}:${ports[transport]}`;
+}
+
+/** The dashboard, with a message that says what to do when its port is taken. */
+async function startDashboard(
+  hub: IotHub,
+  port: number,
+  log: Logger,
+  connectionString: DashboardOptions['connectionString'],
+): Promise<Dashboard> {
+  try {
+    return await Dashboard.start({ hub, port, log, connectionString });
+  } catch (error) {
+    throw new Error(
+      `The dashboard could not listen on 127.0.0.1:${port} (${(error as Error).message}): pick another port ` +
+        'with --dashboard-port, or start without it (--no-dashboard).',
+    );
   }
 }

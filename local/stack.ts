@@ -23,6 +23,9 @@ Options:
   --amqp-port <port>   emulator Event Hub-compatible endpoint, AMQP (default ${EMULATOR_DEFAULTS.amqpPort})
   --iothub-amqps-port <port>
                        emulator IoT Hub AMQP/TLS endpoint (default ${EMULATOR_DEFAULTS.iothubAmqpsPort})
+  --dashboard-port <port>
+                       emulator dashboard on 127.0.0.1 (default ${EMULATOR_DEFAULTS.dashboardPort})
+  --no-dashboard       do not serve the dashboard
   --interval <s>       initial telemetry interval in seconds (default 1)
   --reset              wipe the emulator's data directory first
   --help               show this help`;
@@ -35,6 +38,8 @@ async function main(): Promise<void> {
     'https-port': { type: 'string' },
     'amqp-port': { type: 'string' },
     'iothub-amqps-port': { type: 'string' },
+    'dashboard-port': { type: 'string' },
+    'no-dashboard': { type: 'boolean' },
     interval: { type: 'string' },
     reset: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -59,6 +64,8 @@ async function main(): Promise<void> {
       EMULATOR_DEFAULTS.iothubAmqpsPort,
     ),
     reset: values.reset ?? false,
+    dashboard: values['no-dashboard'] !== true,
+    dashboardPort: readPort('--dashboard-port', values['dashboard-port'], EMULATOR_DEFAULTS.dashboardPort),
   });
   const stopEmulator = () => emulator.stop();
   let host: FunctionsHost | undefined;
@@ -165,6 +172,7 @@ function printBanner(emulator: RunningEmulator, host: FunctionsHost, deviceIds: 
     ` Event Hub-compatible endpoint: sb://localhost:${info.amqpPort} (AMQP), Event Hub "${info.eventHubName}", ${info.partitionCount} partitions`,
     ` CA certificate: ${info.caPath}`,
     ...eventHubLines(host),
+    ...(info.dashboardUrl === undefined ? [] : ['', ` Dashboard: ${info.dashboardUrl}`]),
     '',
     ' IOTHUB_SERVICE_CONNECTION_STRING:',
     `   ${info.serviceConnectionString}`,
@@ -196,6 +204,8 @@ main().catch((error: unknown) => {
   const message = (error as Error).message;
   console.error(error instanceof UsageError ? message : `npm start failed: ${message}`);
   if (/EADDRINUSE/.test(message))
-    console.error('A port is in use: pick others with --port, --mqtt-port, --https-port or --amqp-port.');
+    console.error(
+      'A port is in use: pick others with --port, --mqtt-port, --https-port, --amqp-port or --dashboard-port.',
+    );
   process.exit(error instanceof UsageError ? 2 : 1);
 });

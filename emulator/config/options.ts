@@ -37,6 +37,10 @@ export interface EmulatorOptions {
   readonly maxPendingConnections?: number;
   /** Seconds a connection may take to authenticate: TLS, then CONNECT or AMQP OPEN. */
   readonly handshakeTimeoutSeconds?: number;
+  /** Serve the dashboard (a web page on 127.0.0.1 showing the hub, its devices and their telemetry). */
+  readonly dashboard?: boolean;
+  /** The dashboard's port on 127.0.0.1 (0 picks a free port). */
+  readonly dashboardPort?: number;
   /** fdatasync each group of telemetry before acknowledging it (programmatic only; default true). */
   readonly fsync?: boolean;
   /** Where log lines go (programmatic only; default the console). */
@@ -51,6 +55,8 @@ interface OptionSpec {
   readonly flag: string;
   readonly env?: string;
   readonly kind: 'port' | 'integer' | 'text' | 'list' | 'switch';
+  /** A switch whose flag turns the option off (`--no-dashboard`): the flag gives false. */
+  readonly negates?: boolean;
   /** Shown in --help after the flag. */
   readonly placeholder?: string;
   readonly defaultValue?: number | string | readonly string[] | boolean;
@@ -184,6 +190,22 @@ export const EMULATOR_OPTIONS: readonly OptionSpec[] = [
     help: 'seconds a connection may take to authenticate (TLS, then MQTT CONNECT or AMQP OPEN)',
   },
   {
+    key: 'dashboardPort',
+    flag: '--dashboard-port',
+    env: 'IOTHUB_EMULATOR_DASHBOARD_PORT',
+    kind: 'port',
+    defaultValue: 8090,
+    help: 'port of the dashboard, a web page on 127.0.0.1 (its URL, with a token, is printed), 0 = any free port',
+  },
+  {
+    key: 'dashboard',
+    flag: '--no-dashboard',
+    kind: 'switch',
+    negates: true,
+    defaultValue: true,
+    help: 'do not serve the dashboard',
+  },
+  {
     key: 'bindAddress',
     flag: '--bind',
     env: 'IOTHUB_EMULATOR_BIND',
@@ -191,7 +213,7 @@ export const EMULATOR_OPTIONS: readonly OptionSpec[] = [
     placeholder: '<address>',
     defaultValue: '127.0.0.1',
     rule: { text: 'an IP address or host name', test: (value) => /^[A-Za-z0-9.:[\]-]{1,253}$/.test(value) },
-    help: 'address to listen on',
+    help: 'address to listen on (the dashboard stays on 127.0.0.1)',
   },
   {
     key: 'gatewayHost',
@@ -323,7 +345,8 @@ function readValue(
 ): unknown {
   switch (spec.kind) {
     case 'switch':
-      return flagValue === true ? true : spec.defaultValue;
+      if (flagValue !== true) return spec.defaultValue;
+      return spec.negates !== true;
     case 'list': {
       const raw = Array.isArray(flagValue) ? flagValue.map(String) : envValue ? [envValue] : [];
       const items = splitList(raw);

@@ -4,6 +4,8 @@ import type { TransportName } from './connections/device-connection';
 /** A direct-method call the hub finished: answered (with the device's status) or failed (with the hub's error). */
 export interface MethodCallRecord {
   readonly deviceId: string;
+  /** Set for a call to a module of the device. */
+  readonly moduleId?: string | undefined;
   readonly methodName: string;
   /** The device's status, when it answered. */
   readonly status: number | undefined;

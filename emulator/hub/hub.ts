@@ -2,7 +2,12 @@ import { join } from 'node:path';
 import { JsonFile, StateFileError } from '../../devkit/json-file';
 import type { Logger } from '../log';
 import { HubActivity } from './activity';
-import { authenticateDevice, type DeviceAuthResult, type DeviceSession } from './auth/device-auth';
+import {
+  authenticateDevice,
+  authenticateModule,
+  type DeviceAuthResult,
+  type DeviceSession,
+} from './auth/device-auth';
 import { verifyEventHubToken, type VerifiedToken } from './auth/event-hub-auth';
 import { authenticateServiceRequest, authorizeServiceCaller, type ServiceCaller } from './auth/service-auth';
 import {
@@ -18,6 +23,8 @@ import { hubErrors } from './errors';
 import { isValidHubName } from './identifiers';
 import { JobService, S1_JOB_LIMITS, type JobLimits } from './jobs/job-service';
 import { MethodDispatcher } from './methods/method-dispatcher';
+import { restoreModules } from './modules/module-state';
+import { identityKey, ModuleRegistry, type ModuleRecord } from './modules/module-registry';
 import { ensureBuiltInPolicies, type Right, type SharedAccessPolicy } from './policies';
 import { DeviceRegistry, type DeviceRecord } from './registry';
 import type { QueryDocument } from './query/evaluate';
@@ -27,6 +34,7 @@ import { MAX_MESSAGE_BYTES, messageSize } from './telemetry/message-size';
 import type { TelemetryEvent } from './telemetry/record';
 import type { DeviceTwin } from './twins/device-twin';
 import { DeviceTwins } from './twins/device-twins';
+import { ModuleTwinService } from './twins/module-twin-service';
 import { TwinService } from './twins/twin-service';
 
 export interface IotHubOptions {
@@ -71,6 +79,10 @@ interface PersistedState {
   devices: DeviceRecord[];
   /** Twins something wrote to (absent in files written before twins were kept: every twin starts empty then). */
   twins?: DeviceTwin[];
+  /** Module identities (absent in files written before modules existed: no modules then). */
+  modules?: ModuleRecord[];
+  /** Module twins something wrote to, each keyed `<device>/<module>` in its `deviceId` field. */
+  moduleTwins?: DeviceTwin[];
 }
 
 /**
@@ -85,6 +97,8 @@ export class IotHub {
   readonly activity = new HubActivity();
   /** Device twins: service reads and changes, device reads and reported patches, desired pushes. */
   readonly twins: TwinService;
+  /** Module twins: the same operations on `/twins/{d}/modules/{m}` and module connections. */
+  readonly moduleTwins: ModuleTwinService;
   /** `POST /devices/query`: the query language over device twins, module twins and device jobs. */
   readonly queries: QueryService;
   /** Jobs v2: scheduled direct methods and twin updates over many devices. */
@@ -95,6 +109,8 @@ export class IotHub {
     readonly hubName: string,
     readonly createdAt: Date,
     readonly registry: DeviceRegistry,
+    /** Module identities of the registry's devices. */
+    readonly modules: ModuleRegistry,
     private readonly policies: readonly SharedAccessPolicy[],
     private readonly state: JsonFile<PersistedState>,
     readonly telemetry: EventStore,
@@ -106,12 +122,20 @@ export class IotHub {
     readonly feedback: FeedbackQueue,
     private readonly messages: JsonFile<PersistedMessages>,
     twinStore: DeviceTwins,
+    moduleTwinStore: DeviceTwins,
     log: Logger,
     jobLimits: JobLimits,
   ) {
-    this.connections = new ConnectedDevices(registry, log);
+    this.connections = new ConnectedDevices(registry, log, modules);
     this.methods = new MethodDispatcher(this.connections, this.activity);
     this.twins = new TwinService(twinStore, registry, this.connections, () => this.state.save());
+    this.moduleTwins = new ModuleTwinService(moduleTwinStore, registry, modules, this.connections, () =>
+      this.state.save(),
+    );
+    modules.on('revoked', (deviceId, moduleId) => {
+      // Deleted (not re-keyed): a module created again under its id starts with a new twin.
+      if (!modules.find(deviceId, moduleId)) moduleTwinStore.forget(identityKey(deviceId, moduleId));
+    });
     this.jobs = new JobService(
       {
         devices: () => this.deviceTwinDocuments(),
@@ -130,12 +154,14 @@ export class IotHub {
     );
     this.queries = new QueryService({
       devices: () => this.deviceTwinDocuments(),
-      'devices.modules': () => [],
+      'devices.modules': () => this.moduleTwinDocuments(),
       'devices.jobs': () => this.jobs.deviceJobs() as Iterable<QueryDocument>,
     });
     new CloudToDeviceDispatcher(cloudToDevice, this.connections);
     registry.on('revoked', (deviceId) => {
       if (registry.find(deviceId)) return;
+      // IoT Hub deletes a device's modules with it; the registry save that follows the deletion writes both.
+      modules.forgetDevice(deviceId);
       twinStore.forget(deviceId);
       this.cloudToDevice.forget(deviceId);
     });
@@ -168,14 +194,21 @@ export class IotHub {
     );
     const policies = ensureBuiltInPolicies(saved?.policies);
     const registry = new DeviceRegistry(saved?.devices);
+    const modules = restoreModules(saved?.modules, registry, statePath);
     const createdAt = saved?.createdAt ?? new Date().toISOString();
     const twins = restoreTwins(saved?.twins, registry, statePath);
+    const moduleTwins = restoreTwins(saved?.moduleTwins, registry, statePath, (key) => {
+      const [deviceId = '', moduleId = ''] = key.split('/');
+      return modules.find(deviceId, moduleId) !== undefined;
+    });
     const state = new JsonFile<PersistedState>(statePath, () => ({
       formatVersion: 1,
       createdAt,
       policies,
       devices: registry.records(),
       twins: twins.stored(),
+      modules: modules.records(),
+      moduleTwins: moduleTwins.stored(),
     }));
     for (const deviceId of options.devices ?? []) registry.ensure(deviceId);
     await state.save();
@@ -205,6 +238,7 @@ export class IotHub {
       options.hubName,
       new Date(createdAt),
       registry,
+      modules,
       policies,
       state,
       telemetry,
@@ -213,6 +247,7 @@ export class IotHub {
       feedback,
       messages,
       twins,
+      moduleTwins,
       options.log,
       options.jobLimits ?? S1_JOB_LIMITS,
     );
@@ -222,6 +257,13 @@ export class IotHub {
   private *deviceTwinDocuments(): Generator<QueryDocument> {
     for (const record of this.registry.records()) {
       yield this.twins.read(record.deviceId) as unknown as QueryDocument;
+    }
+  }
+
+  /** Every module's twin as the service API shows it, device by device (`FROM devices.modules`). */
+  private *moduleTwinDocuments(): Generator<QueryDocument> {
+    for (const record of this.modules.records()) {
+      yield this.moduleTwins.read(record.deviceId, record.moduleId) as unknown as QueryDocument;
     }
   }
 
@@ -235,6 +277,11 @@ export class IotHub {
 
   authenticateDevice(deviceId: string, token: string | undefined): DeviceAuthResult {
     return authenticateDevice(this.authContext, deviceId, token);
+  }
+
+  /** A module's credentials (MQTT client id `<device>/<module>`): a module token or a DeviceConnect policy's. */
+  authenticateModule(deviceId: string, moduleId: string, token: string | undefined): DeviceAuthResult {
+    return authenticateModule(this.authContext, deviceId, moduleId, token);
   }
 
   /** A service caller's `Authorization` header, checked before any routing (401 otherwise). */
@@ -267,7 +314,8 @@ export class IotHub {
     }
     return this.telemetry.append({
       deviceId: session.device.deviceId,
-      authGenerationId: session.device.generationId,
+      ...(session.module ? { moduleId: session.module.moduleId } : {}),
+      authGenerationId: (session.module ?? session.device).generationId,
       ...message,
     });
   }
@@ -323,14 +371,24 @@ export class IotHub {
   }
 
   private get authContext() {
-    return { hostName: this.hostName, registry: this.registry, policy: (name: string) => this.policy(name) };
+    return {
+      hostName: this.hostName,
+      registry: this.registry,
+      modules: this.modules,
+      policy: (name: string) => this.policy(name),
+    };
   }
 }
 
 /** The twins of state.json, for the devices the registry holds; a malformed entry stops the start, naming it. */
-function restoreTwins(saved: unknown, registry: DeviceRegistry, statePath: string): DeviceTwins {
+function restoreTwins(
+  saved: unknown,
+  registry: DeviceRegistry,
+  statePath: string,
+  exists: (key: string) => boolean = (deviceId) => registry.find(deviceId) !== undefined,
+): DeviceTwins {
   try {
-    return DeviceTwins.restore(saved, (deviceId) => registry.find(deviceId) !== undefined);
+    return DeviceTwins.restore(saved, exists);
   } catch (error) {
     throw new StateFileError(
       statePath,

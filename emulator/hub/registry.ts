@@ -182,23 +182,31 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   }
 
   private checkEtag(record: DeviceRecord, ifMatch: string): void {
-    const unquoted = ifMatch.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
-    if (unquoted === '*') return;
-    if (unquoted !== etagOf(record).replace(/^"|"$/g, '')) {
-      throw hubErrors.preconditionFailed(`The etag ${ifMatch} does not match the device's current etag.`);
-    }
+    checkRecordEtag(record, ifMatch, 'device');
   }
 }
 
-function isWildcard(ifMatch: string): boolean {
+/** 412 unless `ifMatch` is `*` or the record's etag (quoted or not, weak prefix ignored). */
+export function checkRecordEtag(record: { readonly version: number }, ifMatch: string, what: string): void {
+  const unquoted = ifMatch.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+  if (unquoted === '*') return;
+  if (unquoted !== etagOf(record).replace(/^"|"$/g, '')) {
+    throw hubErrors.preconditionFailed(
+      `The etag ${JSON.stringify(ifMatch.slice(0, 64))} does not match the ${what}'s current etag.`,
+    );
+  }
+}
+
+export function isWildcard(ifMatch: string): boolean {
   return ifMatch.trim().replace(/^"|"$/g, '') === '*';
 }
 
-function etagOf(record: DeviceRecord): string {
+/** A registry etag: the record's version in base64, quoted, as IoT Hub's weak identity etags look. */
+export function etagOf(record: { readonly version: number }): string {
   return `"${Buffer.from(String(record.version)).toString('base64')}"`;
 }
 
-function generationId(): string {
+export function generationId(): string {
   // IoT Hub generation ids are 18-digit numbers as strings.
   return (BigInt('0x' + randomBytes(8).toString('hex')) % 10n ** 18n).toString().padStart(18, '6');
 }
@@ -215,7 +223,8 @@ function readIotEdge(value: unknown): boolean | undefined {
   return typeof iotEdge === 'boolean' ? iotEdge : undefined;
 }
 
-function readKeys(authentication: unknown): { primaryKey: string; secondaryKey: string } {
+/** The symmetric keys of a REST identity body: both, or neither (empty strings) so that the hub generates them. */
+export function readKeys(authentication: unknown): { primaryKey: string; secondaryKey: string } {
   if (authentication === undefined || authentication === null) return { primaryKey: '', secondaryKey: '' };
   if (typeof authentication !== 'object')
     throw hubErrors.argumentInvalid('authentication must be an object.');

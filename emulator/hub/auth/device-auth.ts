@@ -1,5 +1,6 @@
 import type { SharedAccessPolicy } from '../policies';
 import { hasRight } from '../policies';
+import type { ModuleRecord, ModuleRegistry } from '../modules/module-registry';
 import type { DeviceRecord, DeviceRegistry } from '../registry';
 import { parseSasToken, verifySasToken } from './sas';
 import { parseTokenScope, tokenGrants } from './token-scope';
@@ -7,6 +8,8 @@ import { parseTokenScope, tokenGrants } from './token-scope';
 /** What an authenticated device connection rests on: the device record checked and when its token expires. */
 export interface DeviceSession {
   readonly device: DeviceRecord;
+  /** Set when the identity is a module of `device`: the module record checked. */
+  readonly module?: ModuleRecord | undefined;
   /** Token expiry, Unix seconds: the hub closes the connection then (the SDKs renew by reconnecting). */
   readonly expiry: number;
 }
@@ -22,6 +25,7 @@ export type DeviceAuthResult =
 export interface DeviceAuthContext {
   readonly hostName: string;
   readonly registry: DeviceRegistry;
+  readonly modules: ModuleRegistry;
   readonly policy: (keyName: string) => SharedAccessPolicy | undefined;
 }
 
@@ -47,7 +51,8 @@ export function authenticateDevice(
   tokenText: string | undefined,
   nowMs = Date.now(),
 ): DeviceAuthResult {
-  if (deviceId.includes('/')) return notAuthorized('module identities are not supported yet');
+  // Module identities (`<device>/<module>`) authenticate through authenticateModule.
+  if (deviceId.includes('/')) return notAuthorized('a module identity needs a module token check');
   if (!tokenText) return badCredentials('no SAS token');
   const token = parseSasToken(tokenText);
   if (!token) return badCredentials('the credential is not a SAS token');
@@ -79,4 +84,49 @@ export function authenticateDevice(
   if (failure === 'expired') return notAuthorized('token expired');
   if (failure) return notAuthorized('signature does not match the device keys');
   return { ok: true, session: { device, expiry: token.expiry } };
+}
+
+/**
+ * Checks a module's SAS token as IoT Hub does: a token for `<host>/devices/<d>/modules/<m>` signed with one of the
+ * module's keys, or a token of a policy with DeviceConnect whose `sr` covers the module; the device enabled and the
+ * module registered. A device key does not sign for its modules: they are identities of their own.
+ */
+export function authenticateModule(
+  context: DeviceAuthContext,
+  deviceId: string,
+  moduleId: string,
+  tokenText: string | undefined,
+  nowMs = Date.now(),
+): DeviceAuthResult {
+  if (!tokenText) return badCredentials('no SAS token');
+  const token = parseSasToken(tokenText);
+  if (!token) return badCredentials('the credential is not a SAS token');
+
+  const device = context.registry.find(deviceId);
+  if (!device) return notAuthorized('device is not registered');
+  if (device.status !== 'enabled') return notAuthorized('device is disabled');
+  const module = context.modules.find(deviceId, moduleId);
+  if (!module) return notAuthorized('module is not registered');
+
+  const scope = parseTokenScope(token.resource);
+  const moduleResource = ['devices', deviceId, 'modules', moduleId];
+  let keys: string[];
+  if (token.keyName !== undefined) {
+    const policy = context.policy(token.keyName);
+    if (!policy || !hasRight(policy, 'DeviceConnect')) {
+      return notAuthorized(`policy "${token.keyName}" does not grant DeviceConnect`);
+    }
+    if (!tokenGrants(scope, context.hostName, moduleResource)) {
+      return notAuthorized('token resource (sr) does not cover this module');
+    }
+    keys = [policy.primaryKey, policy.secondaryKey];
+  } else {
+    const exact = scope.segments.length === 4 && tokenGrants(scope, context.hostName, moduleResource);
+    if (!exact) return notAuthorized('token resource (sr) names another hub, device or module');
+    keys = [module.primaryKey, module.secondaryKey];
+  }
+  const failure = verifySasToken(token, keys, nowMs);
+  if (failure === 'expired') return notAuthorized('token expired');
+  if (failure) return notAuthorized('signature does not match the module keys');
+  return { ok: true, session: { device, module, expiry: token.expiry } };
 }

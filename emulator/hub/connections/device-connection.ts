@@ -19,6 +19,8 @@ export interface MethodRequest {
  */
 export interface DeviceConnection {
   readonly deviceId: string;
+  /** Set for a module identity's connection (MQTT client id `<device>/<module>`); undefined for the device's own. */
+  readonly moduleId?: string | undefined;
   readonly transport: TransportName;
   /** Whether a method request sent now would reach the device (MQTT: it subscribed to the method topic). */
   acceptsMethods(): boolean;

@@ -2,6 +2,7 @@ import { METHOD_PAYLOAD_MAX_BYTES } from '../../../src/lib/iothub-rules';
 import type { HubActivity } from '../activity';
 import { HubError, hubErrors } from '../errors';
 import type { ConnectedDevices } from '../connections/connected-devices';
+import { identityKey } from '../modules/module-registry';
 
 export interface MethodInvocation {
   readonly methodName: string;
@@ -16,7 +17,8 @@ export interface MethodResult {
 }
 
 interface PendingCall {
-  readonly deviceId: string;
+  /** The identity called: the device id, or `<device>/<module>`. */
+  readonly identity: string;
   readonly resolve: (result: MethodResult) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
@@ -41,26 +43,46 @@ export class MethodDispatcher {
     private readonly activity?: HubActivity,
   ) {
     devices.on('methods-ready', (deviceId) => {
-      const waiters = this.connectWaiters.get(deviceId);
-      if (!waiters) return;
-      this.connectWaiters.delete(deviceId);
-      for (const waiter of waiters) waiter.resolve();
+      this.wake(deviceId);
+    });
+    devices.on('module-methods-ready', (deviceId, moduleId) => {
+      this.wake(identityKey(deviceId, moduleId));
     });
     devices.on('disconnected', ({ deviceId }) => {
-      for (const [requestId, call] of this.pending) {
-        if (call.deviceId !== deviceId) continue;
-        this.settle(requestId);
-        call.reject(hubErrors.deviceNotOnline('The device disconnected before it answered the method call.'));
-      }
+      this.failPending(deviceId);
+    });
+    devices.on('module-disconnected', ({ deviceId, moduleId }) => {
+      this.failPending(identityKey(deviceId, moduleId));
     });
   }
 
+  private wake(identity: string): void {
+    const waiters = this.connectWaiters.get(identity);
+    if (!waiters) return;
+    this.connectWaiters.delete(identity);
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  private failPending(identity: string): void {
+    for (const [requestId, call] of this.pending) {
+      if (call.identity !== identity) continue;
+      this.settle(requestId);
+      call.reject(hubErrors.deviceNotOnline('The device disconnected before it answered the method call.'));
+    }
+  }
+
+  /** Runs a call on a module's connection (`POST /twins/{d}/modules/{m}/methods`), as `invoke` does on a device's. */
+  invokeOnModule(deviceId: string, moduleId: string, invocation: MethodInvocation): Promise<MethodResult> {
+    return this.invoke(deviceId, invocation, moduleId);
+  }
+
   /** Runs a call and reports how it ended to the hub's activity observers. */
-  async invoke(deviceId: string, invocation: MethodInvocation): Promise<MethodResult> {
+  async invoke(deviceId: string, invocation: MethodInvocation, moduleId?: string): Promise<MethodResult> {
     const started = performance.now();
     const report = (status: number | undefined, error: string | undefined) => {
       this.activity?.emit('method-call', {
         deviceId,
+        ...(moduleId === undefined ? {} : { moduleId }),
         methodName: invocation.methodName,
         status,
         error,
@@ -68,7 +90,7 @@ export class MethodDispatcher {
       });
     };
     try {
-      const result = await this.call(deviceId, invocation);
+      const result = await this.call(identityKey(deviceId, moduleId), invocation);
       report(result.status, undefined);
       return result;
     } catch (error) {
@@ -77,10 +99,10 @@ export class MethodDispatcher {
     }
   }
 
-  private async call(deviceId: string, invocation: MethodInvocation): Promise<MethodResult> {
-    if (!this.acceptsMethods(deviceId)) {
+  private async call(identity: string, invocation: MethodInvocation): Promise<MethodResult> {
+    if (!this.acceptsMethods(identity)) {
       if (invocation.connectTimeoutInSeconds === 0) throw hubErrors.deviceNotOnline();
-      const online = await this.waitForDevice(deviceId, invocation.connectTimeoutInSeconds * 1000);
+      const online = await this.waitForDevice(identity, invocation.connectTimeoutInSeconds * 1000);
       if (!online) throw hubErrors.deviceNotOnline();
     }
     const requestId = (this.nextRequestId++).toString(16);
@@ -90,9 +112,9 @@ export class MethodDispatcher {
         this.settle(requestId);
         reject(hubErrors.gatewayTimeout());
       }, invocation.responseTimeoutInSeconds * 1000);
-      this.pending.set(requestId, { deviceId, resolve, reject, timer });
+      this.pending.set(requestId, { identity, resolve, reject, timer });
       const sent = this.devices
-        .get(deviceId)
+        .getIdentity(identity)
         ?.sendMethodRequest({ methodName: invocation.methodName, requestId, body });
       if (sent !== true) {
         this.settle(requestId);
@@ -134,14 +156,15 @@ export class MethodDispatcher {
     });
   }
 
-  private acceptsMethods(deviceId: string): boolean {
-    return this.devices.get(deviceId)?.acceptsMethods() === true;
+  private acceptsMethods(identity: string): boolean {
+    return this.devices.getIdentity(identity)?.acceptsMethods() === true;
   }
 
-  /** A device's answer, as its transport received it. */
-  respond(deviceId: string, requestId: string, status: number, payload: Buffer): void {
+  /** A device's (or, with `moduleId`, a module's) answer, as its transport received it. */
+  respond(deviceId: string, requestId: string, status: number, payload: Buffer, moduleId?: string): void {
     const call = this.pending.get(requestId);
-    if (call?.deviceId !== deviceId) return; // unknown, late, or another device's $rid: ignore as IoT Hub does
+    // Unknown, late, or another identity's $rid: ignored as IoT Hub does.
+    if (call?.identity !== identityKey(deviceId, moduleId)) return;
     this.settle(requestId);
     if (payload.length > METHOD_PAYLOAD_MAX_BYTES) {
       call.reject(

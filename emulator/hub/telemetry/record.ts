@@ -8,6 +8,8 @@ export interface TelemetryEvent {
   readonly offset: string;
   readonly enqueuedTimeUtc: Date;
   readonly deviceId: string;
+  /** The module that sent it (`iothub-connection-module-id`), absent for the device's own messages. */
+  readonly moduleId?: string | undefined;
   readonly authGenerationId: string;
   readonly body: Buffer;
   /** IoT Hub system properties from the MQTT topic (`$.mid`, `$.cid`, `$.ct`, `$.ce`, ...). */
@@ -26,6 +28,8 @@ interface RecordHeader {
   s: number;
   t: number;
   d: string;
+  /** Module id; absent in device messages and in records written before modules existed. */
+  m?: string;
   g: string;
   p: Record<string, string>;
   a: Record<string, string>;
@@ -44,6 +48,7 @@ export function encodeRecord(message: NewTelemetry, sequenceNumber: number, enqu
     s: sequenceNumber,
     t: enqueuedMs,
     d: message.deviceId,
+    ...(message.moduleId === undefined ? {} : { m: message.moduleId }),
     g: message.authGenerationId,
     p: { ...message.systemProperties },
     a: { ...message.applicationProperties },
@@ -99,6 +104,7 @@ export function decodeRecord(buffer: Buffer, position: number): DecodeResult {
       sequenceNumber: header.s,
       enqueuedTimeUtc: new Date(header.t),
       deviceId: header.d,
+      ...(typeof header.m === 'string' ? { moduleId: header.m } : {}),
       authGenerationId: header.g,
       // A copy: the read buffer is reused, and events may outlive it in the tail cache.
       body: Buffer.from(payload.subarray(4 + headerLength)),

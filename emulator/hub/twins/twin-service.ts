@@ -105,7 +105,7 @@ export class TwinService {
 }
 
 /** `*` matches any twin; otherwise the etag, quoted or not (the SDKs quote it), weak prefix ignored. */
-function checkEtag(twin: DeviceTwin, ifMatch: string): void {
+export function checkEtag(twin: DeviceTwin, ifMatch: string): void {
   const unquoted = ifMatch.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
   if (unquoted === '*' || unquoted === twinEtag(twin)) return;
   throw hubErrors.preconditionFailed(
@@ -113,7 +113,7 @@ function checkEtag(twin: DeviceTwin, ifMatch: string): void {
   );
 }
 
-function asHubError(error: TwinPatchError): HubError {
+export function asHubError(error: TwinPatchError): HubError {
   return error.status === 413
     ? hubErrors.messageTooLarge(error.message)
     : hubErrors.argumentInvalid(error.message);
@@ -123,7 +123,7 @@ function asHubError(error: TwinPatchError): HubError {
  * A refused device request: the status on the response topic, and a body with IoT Hub's `errorCode`, which is what
  * the device SDKs read to fail the call (azure-iot-device-mqtt ignores the status and looks for `errorCode`).
  */
-function refusal(error: HubError): TwinAnswer {
+export function refusal(error: HubError): TwinAnswer {
   const status = error.httpStatus === 413 ? 413 : error.httpStatus === 404 ? 404 : 400;
   const body = {
     errorCode: error.errorCode,

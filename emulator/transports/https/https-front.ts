@@ -10,6 +10,7 @@ import { cloudToDeviceRoutes } from './handlers/cloud-to-device';
 import { deviceRoutes } from './handlers/devices';
 import { jobRoutes } from './handlers/jobs';
 import { methodRoutes } from './handlers/methods';
+import { moduleRoutes } from './handlers/modules';
 import { queryRoutes } from './handlers/query';
 import { twinRoutes } from './handlers/twins';
 import { parseRequestUrl, pathSegments, readJsonBody, resourceOf } from './request';
@@ -29,6 +30,7 @@ const ROUTES: readonly Route[] = [
   ...twinRoutes,
   ...queryRoutes,
   ...deviceRoutes,
+  ...moduleRoutes,
   ...cloudToDeviceRoutes,
   ...jobRoutes,
 ];

@@ -10,7 +10,7 @@ import {
   methodRequestTopic,
 } from './topics';
 
-/** A device connected over MQTT (an aedes client), as the hub core sees it. */
+/** A device or module connected over MQTT (an aedes client), as the hub core sees it. */
 export class MqttDeviceConnection implements DeviceConnection {
   readonly transport: TransportName = 'mqtt';
 
@@ -20,11 +20,12 @@ export class MqttDeviceConnection implements DeviceConnection {
    */
   private inFlight: string | undefined;
 
-  constructor(readonly client: Client) {}
-
-  get deviceId(): string {
-    return this.client.id;
-  }
+  /** `deviceId` and `moduleId` come from the client id (`<d>` or `<d>/<m>`), as authenticated. */
+  constructor(
+    readonly client: Client,
+    readonly deviceId: string,
+    readonly moduleId?: string,
+  ) {}
 
   acceptsMethods(): boolean {
     return hasSubscription(this.client, METHODS_SUBSCRIPTION);
@@ -44,6 +45,7 @@ export class MqttDeviceConnection implements DeviceConnection {
 
   acceptsCloudToDevice(): boolean {
     return (
+      this.moduleId === undefined &&
       this.inFlight === undefined &&
       !this.client.closed &&
       hasSubscription(this.client, cloudToDeviceSubscription(this.deviceId))

@@ -21,6 +21,7 @@ import {
   cloudToDeviceSubscription,
   isAllowedDeviceSubscription,
   METHODS_SUBSCRIPTION,
+  parseClientId,
   parseDevicePublishTopic,
   twinResponseTopic,
   type DeviceTopic,
@@ -214,8 +215,9 @@ export class MqttFront {
   }
 
   /**
-   * CONNECT as IoT Hub takes it: client id = device id, user name `<host>/<deviceId>/?api-version=...`, password a
-   * SAS token the hub accepts. CONNACK 4 for a bad user name or password, 5 when not authorized.
+   * CONNECT as IoT Hub takes it: client id = device id (or `<deviceId>/<moduleId>` for a module), user name
+   * `<host>/<client id>/?api-version=...`, password a SAS token the hub accepts for that identity. CONNACK 4 for a
+   * bad user name or password, 5 when not authorized.
    */
   private authenticate(
     client: Client,
@@ -235,12 +237,25 @@ export class MqttFront {
       refuse(4, `user name must be "${hub.hostName}/${client.id}/?api-version=..."`);
       return;
     }
-    const verdict = hub.authenticateDevice(client.id, password?.toString('utf8'));
+    const identity = parseClientId(client.id);
+    if (!identity) {
+      refuse(5, 'client id must be "<deviceId>" or "<deviceId>/<moduleId>"');
+      return;
+    }
+    const token = password?.toString('utf8');
+    const { deviceId, moduleId } = identity;
+    const verdict =
+      moduleId === undefined
+        ? hub.authenticateDevice(deviceId, token)
+        : hub.authenticateModule(deviceId, moduleId, token);
     if (!verdict.ok) {
       refuse(verdict.failure === 'bad-credentials' ? 4 : 5, verdict.reason);
       return;
     }
-    this.connections.set(client, { session: verdict.session, connection: new MqttDeviceConnection(client) });
+    this.connections.set(client, {
+      session: verdict.session,
+      connection: new MqttDeviceConnection(client, deviceId, moduleId),
+    });
     this.guards.get(client.conn)?.authenticated();
     this.pending.authenticated(client.conn as unknown as InspectedStream);
     done(null, true);
@@ -270,7 +285,7 @@ export class MqttFront {
     const retained = packet.retain;
     packet.retain = false;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    const topic = parseDevicePublishTopic(client.id, packet.topic);
+    const topic = parseDevicePublishTopic(entry.connection.deviceId, packet.topic, entry.connection.moduleId);
     this.onPublish(entry, topic, payload, retained, packet.topic).then(
       () => {
         done(null);
@@ -293,7 +308,7 @@ export class MqttFront {
     rawTopic: string,
   ): Promise<void> {
     const { hub, log } = this.options;
-    const deviceId = connection.deviceId;
+    const { deviceId, moduleId } = connection;
     switch (topic.kind) {
       case 'telemetry': {
         const applicationProperties = retained
@@ -316,16 +331,22 @@ export class MqttFront {
         return;
       }
       case 'method-response':
-        hub.methods.respond(deviceId, topic.requestId, topic.status, payload);
+        hub.methods.respond(deviceId, topic.requestId, topic.status, payload, moduleId);
         return;
       case 'twin-get': {
-        const answer = hub.twins.readForDevice(deviceId);
+        const answer =
+          moduleId === undefined
+            ? hub.twins.readForDevice(deviceId)
+            : hub.moduleTwins.readForModule(deviceId, moduleId);
         connection.publish(twinResponseTopic(answer.status, topic.requestId), answerBody(answer));
         return;
       }
       case 'twin-reported': {
         // Answered once the change is on disk, as IoT Hub acknowledges what it stored.
-        const answer = await hub.twins.reportFromDevice(deviceId, payload);
+        const answer =
+          moduleId === undefined
+            ? await hub.twins.reportFromDevice(deviceId, payload)
+            : await hub.moduleTwins.reportFromModule(deviceId, moduleId, payload);
         const version = answer.status === 204 ? answer.version : undefined;
         connection.publish(twinResponseTopic(answer.status, topic.requestId, version), answerBody(answer));
         return;
@@ -347,7 +368,11 @@ export class MqttFront {
       done(new Error('QoS 2 is not supported by IoT Hub'));
       return;
     }
-    if (!isAllowedDeviceSubscription(client.id, subscription.topic)) {
+    const connection = this.connections.get(client)?.connection;
+    if (
+      !connection ||
+      !isAllowedDeviceSubscription(connection.deviceId, subscription.topic, connection.moduleId)
+    ) {
       this.options.log.warn(
         `device ${JSON.stringify(client.id)} may not subscribe to ${JSON.stringify(subscription.topic)}`,
       );

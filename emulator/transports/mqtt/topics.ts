@@ -35,16 +35,26 @@ const INT32_MAX = 2 ** 31 - 1;
 const TWIN_GET = /^\$iothub\/twin\/GET\/\?(.*)$/;
 const TWIN_REPORTED = /^\$iothub\/twin\/PATCH\/properties\/reported\/\?(.*)$/;
 
-/** Classifies a topic a device publishes to; anything outside its own topics is `invalid`. */
-export function parseDevicePublishTopic(deviceId: string, topic: string): DeviceTopic {
-  const telemetryPrefix = `devices/${deviceId}/messages/events/`;
+/** An identity's topic root: `devices/{d}` for a device, `devices/{d}/modules/{m}` for a module. */
+export function identityTopicRoot(deviceId: string, moduleId?: string): string {
+  return moduleId === undefined ? `devices/${deviceId}` : `devices/${deviceId}/modules/${moduleId}`;
+}
+
+/**
+ * Classifies a topic a device (or, with `moduleId`, a module) publishes to; anything outside its own topics is
+ * `invalid`. Modules use devices' method and twin topics, and `devices/{d}/modules/{m}/messages/events/` for
+ * telemetry.
+ */
+export function parseDevicePublishTopic(deviceId: string, topic: string, moduleId?: string): DeviceTopic {
+  const root = identityTopicRoot(deviceId, moduleId);
+  const telemetryPrefix = `${root}/messages/events/`;
   if (topic.startsWith(telemetryPrefix)) {
     const properties = parsePropertyBag(topic.slice(telemetryPrefix.length));
     return properties
       ? { kind: 'telemetry', properties }
       : { kind: 'invalid', reason: 'malformed property bag' };
   }
-  if (topic === `devices/${deviceId}/messages/events`)
+  if (topic === `${root}/messages/events`)
     return { kind: 'telemetry', properties: parsePropertyBag('') ?? { system: {}, user: {} } };
 
   const methodResponse = METHOD_RESPONSE.exec(topic);
@@ -69,10 +79,15 @@ export function parseDevicePublishTopic(deviceId: string, topic: string): Device
   return { kind: 'invalid', reason: 'not a topic this device may publish to' };
 }
 
-/** Topic filters a device may subscribe to. */
-export function isAllowedDeviceSubscription(deviceId: string, filter: string): boolean {
+/**
+ * Topic filters a device (or, with `moduleId`, a module) may subscribe to: a module has no cloud-to-device topic but
+ * its inputs (`devices/{d}/modules/{m}/inputs/#`, which the SDK subscribes to; the emulator routes nothing there).
+ */
+export function isAllowedDeviceSubscription(deviceId: string, filter: string, moduleId?: string): boolean {
   return (
-    filter === `devices/${deviceId}/messages/devicebound/#` ||
+    (moduleId === undefined
+      ? filter === `devices/${deviceId}/messages/devicebound/#`
+      : filter === `${identityTopicRoot(deviceId, moduleId)}/inputs/#`) ||
     filter === '$iothub/methods/POST/#' ||
     filter === '$iothub/twin/res/#' ||
     filter === DESIRED_PROPERTIES_SUBSCRIPTION
@@ -170,4 +185,16 @@ export function cloudToDeviceTopic(deviceId: string, fields: CloudToDeviceTopicF
 
 export function cloudToDeviceSubscription(deviceId: string): string {
   return `devices/${deviceId}/messages/devicebound/#`;
+}
+
+/**
+ * The identity an MQTT client id names: `<device>` or `<device>/<module>`; undefined for anything else (more
+ * slashes, empty parts), which no identity could authenticate as.
+ */
+export function parseClientId(clientId: string): { deviceId: string; moduleId?: string } | undefined {
+  const parts = clientId.split('/');
+  if (parts.some((part) => part === '')) return undefined;
+  if (parts.length === 1) return { deviceId: clientId };
+  if (parts.length === 2) return { deviceId: parts[0] ?? '', moduleId: parts[1] ?? '' };
+  return undefined;
 }

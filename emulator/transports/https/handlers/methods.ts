@@ -2,8 +2,8 @@ import { checkMethodInvocation } from '../../../../src/lib/method-invocation';
 import { hubErrors } from '../../../hub/errors';
 import type { HandlerContext, Reply, Route } from '../route-table';
 
-/** `POST /twins/{deviceId}/methods`: invokes a direct method and answers with the device's status and payload. */
-async function invokeDeviceMethod({ hub, params, body }: HandlerContext): Promise<Reply> {
+/** The body of a method call, checked by IoT Hub's rules (the function applies the same ones). */
+function readInvocation(body: unknown) {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw hubErrors.argumentInvalid(
       'The request body must be a JSON object with methodName, payload and timeouts.',
@@ -11,17 +11,30 @@ async function invokeDeviceMethod({ hub, params, body }: HandlerContext): Promis
   }
   const check = checkMethodInvocation(body);
   if (!check.ok) throw hubErrors.argumentInvalid(check.problem.message);
+  return check.invocation;
+}
+
+/** `POST /twins/{deviceId}/methods`: invokes a direct method and answers with the device's status and payload. */
+async function invokeDeviceMethod({ hub, params, body }: HandlerContext): Promise<Reply> {
+  const invocation = readInvocation(body);
   const deviceId = params.deviceId ?? '';
   if (hub.registry.find(deviceId)?.status !== 'enabled') throw hubErrors.deviceNotFound(deviceId);
-  const result = await hub.methods.invoke(deviceId, check.invocation);
+  const result = await hub.methods.invoke(deviceId, invocation);
   return { status: 200, body: { status: result.status, payload: result.payload } };
 }
 
-/** `POST /twins/{deviceId}/modules/{moduleId}/methods`: no modules yet, so 404 after the device check. */
-function invokeModuleMethod({ hub, params }: HandlerContext): Promise<Reply> {
+/**
+ * `POST /twins/{deviceId}/modules/{moduleId}/methods`: the same call on a module's connection. The device is
+ * checked first (404001, also when disabled), then the module (404010).
+ */
+async function invokeModuleMethod({ hub, params, body }: HandlerContext): Promise<Reply> {
+  const invocation = readInvocation(body);
   const deviceId = params.deviceId ?? '';
-  hub.registry.get(deviceId); // 404001 first, as the hub checks the device before the module
-  return Promise.reject(hubErrors.moduleNotFound(deviceId, params.moduleId ?? ''));
+  const moduleId = params.moduleId ?? '';
+  if (hub.registry.find(deviceId)?.status !== 'enabled') throw hubErrors.deviceNotFound(deviceId);
+  hub.modules.get(deviceId, moduleId);
+  const result = await hub.methods.invokeOnModule(deviceId, moduleId, invocation);
+  return { status: 200, body: { status: result.status, payload: result.payload } };
 }
 
 export const methodRoutes: readonly Route[] = [
