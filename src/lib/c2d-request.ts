@@ -3,6 +3,7 @@ import { RequestTooLargeError } from './error-mapping';
 import { ValidationError } from './errors';
 import { DEVICE_ID_RULE, isValidDeviceId } from './iothub-rules';
 import { jsonDepth } from './json-depth';
+import { parseJsonObjectBody } from './json-body';
 
 /** How the sender asks to hear about the message's fate (IoT Hub's `iothub-ack`). */
 export type AckMode = 'none' | 'positive' | 'negative' | 'full';
@@ -170,24 +171,7 @@ function parseBody(text: string): Record<string, unknown> {
       'The request body must be a JSON object such as {"payload": {"command": "reboot"}}.',
     );
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ValidationError(
-      'InvalidJson',
-      'body',
-      `The request body is not valid JSON: ${(error as Error).message}.`,
-    );
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ValidationError(
-      'InvalidBody',
-      'body',
-      'The request body must be a JSON object such as {"payload": {"command": "reboot"}}.',
-    );
-  }
-  return value as Record<string, unknown>;
+  return parseJsonObjectBody(text, '{"payload": {"command": "reboot"}}');
 }
 
 /** The message body: `payload` as JSON text, or `body` as given; exactly one of them. */

@@ -4,6 +4,7 @@ import type { FanOutSettings } from './fan-out-settings';
 import { DEVICE_ID_RULE, isValidDeviceId } from './iothub-rules';
 import { checkMethodInvocation, type MethodInvocation } from './method-invocation';
 import { MAX_CONDITION_LENGTH, MAX_QUERY_LENGTH } from './fan-out-conditions';
+import { parseJsonObjectBody } from './json-body';
 
 export type FanOutMode = 'direct' | 'job';
 
@@ -142,22 +143,5 @@ function readFanOutMode(value: unknown): FanOutMode | undefined {
 }
 
 function parseBody(text: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ValidationError(
-      'InvalidJson',
-      'body',
-      `The request body is not valid JSON: ${(error as Error).message}.`,
-    );
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ValidationError(
-      'InvalidBody',
-      'body',
-      'The request body must be a JSON object such as {"deviceIds": ["device-1"], "payload": 5}.',
-    );
-  }
-  return value as Record<string, unknown>;
+  return parseJsonObjectBody(text, '{"deviceIds": ["device-1"], "payload": 5}');
 }

@@ -1,6 +1,7 @@
 import { ValidationError } from './errors';
 import { DEVICE_ID_RULE, isValidDeviceId } from './iothub-rules';
 import { checkMethodInvocation, type MethodInvocation } from './method-invocation';
+import { parseJsonObjectBody } from './json-body';
 
 /** A validated direct-method call, ready for the IoT Hub service client. */
 export interface MethodCall extends MethodInvocation {
@@ -43,22 +44,5 @@ export function parseMethodCall(
 
 function parseBody(text: string): Record<string, unknown> {
   if (text.trim() === '') return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ValidationError(
-      'InvalidJson',
-      'body',
-      `The request body is not valid JSON: ${(error as Error).message}.`,
-    );
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ValidationError(
-      'InvalidBody',
-      'body',
-      'The request body must be a JSON object such as {"payload": 5}.',
-    );
-  }
-  return value as Record<string, unknown>;
+  return parseJsonObjectBody(text, '{"payload": 5}');
 }

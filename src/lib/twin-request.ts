@@ -1,6 +1,7 @@
 import { ValidationError } from './errors';
 import { DEVICE_ID_RULE, isValidDeviceId } from './iothub-rules';
 import { twinPatchProblem } from './twin-rules';
+import { parseJsonObjectBody } from './json-body';
 
 /** A validated twin update, ready for `Registry.updateTwin`: the patch as IoT Hub takes it, and the etag to match. */
 export interface TwinUpdate {
@@ -112,23 +113,5 @@ function checkedDocument(value: unknown, field: string): Record<string, unknown>
 }
 
 function parseObject(text: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    // Iterative in V8: nesting alone cannot exhaust the stack; twinPatchProblem bounds it after.
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ValidationError(
-      'InvalidJson',
-      'body',
-      `The request body is not valid JSON: ${(error as Error).message}.`,
-    );
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ValidationError(
-      'InvalidBody',
-      'body',
-      'The request body must be a JSON object such as {"properties": {"desired": {"telemetryInterval": 5}}}.',
-    );
-  }
-  return value as Record<string, unknown>;
+  return parseJsonObjectBody(text, '{"properties": {"desired": {"telemetryInterval": 5}}}');
 }
