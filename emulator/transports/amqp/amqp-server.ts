@@ -10,7 +10,9 @@ import {
 import { TrackedServer } from '../../../devkit/server-base';
 import type { TlsMaterial } from '../../certificates';
 import type { Logger } from '../../log';
+import { TLSSocket } from 'node:tls';
 import { InspectedStream, type PeerSocket } from '../shared/inspected-stream';
+import { rememberTlsOrigin } from '../shared/tls-origin';
 import {
   PendingConnections,
   TLS_HANDSHAKE_GRACE_MS,
@@ -124,6 +126,7 @@ export class AmqpServer {
       this.closeForViolation(connection, stream, violation);
     });
     const stream = new InspectedStream(socket, guard);
+    if (socket instanceof TLSSocket) rememberTlsOrigin(stream, socket);
     this.streams.set(connection, stream);
     // `accept` is how rhea serves a socket it did not create (container.listen and websocket_accept use it); its
     // typings leave it out.

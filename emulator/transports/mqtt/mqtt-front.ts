@@ -10,6 +10,7 @@ import type { TwinAnswer } from '../../hub/twins/twin-service';
 import { MAX_MESSAGE_BYTES } from '../../hub/telemetry/message-size';
 import type { Logger } from '../../log';
 import { InspectedStream } from '../shared/inspected-stream';
+import { rememberTlsOrigin } from '../shared/tls-origin';
 import {
   PendingConnections,
   TLS_HANDSHAKE_GRACE_MS,
@@ -164,6 +165,7 @@ export class MqttFront {
       },
     );
     const stream = new InspectedStream(socket, guard);
+    rememberTlsOrigin(stream, socket);
     this.guards.set(stream, guard);
     this.broker.handle(stream);
   }
