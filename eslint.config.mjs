@@ -47,13 +47,31 @@ const boundaries = [
     ['src', 'emulator', ...OUTSIDE_EMULATOR],
     'devkit is plumbing every tool shares: it imports nothing of the project.',
   ),
-  forbid(['local/**/*.ts', 'device-sim/**/*.ts', 'bench/**/*.ts'], ['test'], 'tools must not import tests.'),
+  // The emulator is a package of its own: everything outside it goes through its public API, as any project would.
+  {
+    files: ['local/**/*.ts', 'device-sim/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/emulator/**', '**/test/**'],
+              message:
+                "use the emulator through its package ('iothub-emulator'), not its files; tools must not import tests.",
+            },
+          ],
+        },
+      ],
+    },
+  },
 ];
 
 export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'emulator/dist/**',
       'node_modules/**',
       'coverage/**',
       '.iothub-emulator/**',

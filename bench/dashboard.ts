@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { startEmulator, type RunningEmulator } from '../emulator/api';
+import { startEmulator, type RunningEmulator } from 'iothub-emulator';
 import { summarize } from './stats';
 
 /**

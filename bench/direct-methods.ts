@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import { SimulatedDevice } from '../device-sim/simulated-device';
-import { startEmulator } from '../emulator/api';
+import { startEmulator } from 'iothub-emulator';
 import { FunctionsHost } from '../local/host/functions-host';
 import { createIotHubClient } from '../src/lib/iothub-client';
 import { readIotHubSettings } from '../src/lib/settings';

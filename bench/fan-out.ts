@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simulatedDeviceIds } from '../device-sim/fleet';
 import { SimulatedDevice } from '../device-sim/simulated-device';
-import { startEmulator } from '../emulator/api';
+import { startEmulator } from 'iothub-emulator';
 import { emulatorHostSettings } from '../local/emulator-settings';
 import { startLocalHost } from '../local/host/host-process';
 

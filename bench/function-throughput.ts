@@ -4,7 +4,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { CPU_PROFILE_DIR_ENV } from '../devkit/child-process';
 import { simulatedDeviceIds } from '../device-sim/fleet';
-import { startEmulator } from '../emulator/api';
+import { startEmulator } from 'iothub-emulator';
 import { startLocalHost, type LocalHostProcess } from '../local/host/host-process';
 import { bareMqttThroughput } from './bare-mqtt';
 import { processCpuMs } from './process-cpu';

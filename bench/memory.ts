@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEmulator } from '../emulator/api';
+import { startEmulator } from 'iothub-emulator';
 import { createIotHubRegistry } from '../src/lib/iothub-client';
 import { readIotHubSettings } from '../src/lib/settings';
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Registry } from 'azure-iothub';
-import { startEmulator } from '../emulator/api';
+import { startEmulator } from 'iothub-emulator';
 import { createIotHubRegistry } from '../src/lib/iothub-client';
 import { readIotHubSettings } from '../src/lib/settings';
 import { formatMs, summarize } from './stats';

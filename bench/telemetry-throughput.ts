@@ -4,13 +4,16 @@ import { join } from 'node:path';
 import { Client as DeviceClient, Message } from 'azure-iot-device';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import mqtt, { type MqttClient } from 'mqtt';
-import { startEmulator, type RunningEmulator } from '../emulator/api';
-import { loadOrCreateTlsMaterial } from '../emulator/certificates';
+import {
+  createSasToken,
+  loadOrCreateTlsMaterial,
+  type RunningEmulator,
+  startEmulator,
+} from 'iothub-emulator';
 import { parseEventHubsOptions } from '../local/eventhub/eventhub-options';
 import { emulatorHostSettings } from '../local/emulator-settings';
 import { FunctionsHost } from '../local/host/functions-host';
 import { readHostConfig } from '../local/host/host-config';
-import { createSasToken } from '../emulator/hub/auth/sas';
 
 /**
  * Telemetry throughput, all in one run:

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client as DeviceClient, type Twin } from 'azure-iot-device';
 import { Mqtt } from 'azure-iot-device-mqtt';
-import { startEmulator } from '../emulator/api';
+import { startEmulator } from 'iothub-emulator';
 import { createIotHubRegistry } from '../src/lib/iothub-client';
 import { readIotHubSettings } from '../src/lib/settings';
 import { formatMs, summarize } from './stats';

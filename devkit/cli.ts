@@ -7,11 +7,19 @@ export class UsageError extends Error {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** What parseCommandLine returns, named so that declaration files can state it. */
+export type CommandLineValues<T extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>
+>['values'];
+
 /**
  * `node:util` parseArgs with the tools' conventions: strict, no positionals, and every mistake a UsageError that
  * points at --help.
  */
-export function parseCommandLine<T extends Options>(argv: readonly string[], options: T) {
+export function parseCommandLine<T extends Options>(
+  argv: readonly string[],
+  options: T,
+): CommandLineValues<T> {
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
   } catch (error) {

@@ -38,9 +38,10 @@ export interface RunningEmulator {
 }
 
 // The emulator runs in its own process: aedes is an ES module, the emulator's sockets and timers never keep a
-// test runner alive, and a restart is a real restart. Under ts-jest this file runs from source, so use the build.
+// test runner alive, and a restart is a real restart. Under ts-jest this file runs from source (the emulator's own
+// tests), so use the package's build.
 const CLI_PATH = __filename.endsWith('.ts')
-  ? join(__dirname, '..', 'dist', 'emulator', 'cli.js')
+  ? join(__dirname, 'dist', 'emulator', 'cli.js')
   : join(__dirname, 'cli.js');
 
 type Ready = Extract<ChildMessage, { type: 'ready' }>;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { EmulatorInfo } from '../emulator/emulator';
+import type { EmulatorInfo } from 'iothub-emulator';
 import { CHECKPOINT_DIR_SETTING } from './eventhub/eventhub-triggers';
 
 /** The app settings that point this app's functions at a running emulator (as local.settings.json holds them). */

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEmulator, type RunningEmulator } from '../emulator/api';
+import { EMULATOR_DEFAULTS, type RunningEmulator, startEmulator } from 'iothub-emulator';
 import { parseCommandLine, readInteger, readPort, UsageError } from '../devkit/cli';
-import { EMULATOR_DEFAULTS } from '../emulator/config/options';
 import { simulatedDeviceIds } from '../device-sim/fleet';
 import { SimulatedDevice } from '../device-sim/simulated-device';
 import { emulatorAppSettings, emulatorHostSettings } from './emulator-settings';

@@ -8,7 +8,7 @@ export interface Asset {
   readonly etag: string;
 }
 
-/** The browser code, bundled by `npm run build` (esbuild, web/dashboard) next to the compiled server. */
+/** The browser code, bundled by the package's build (esbuild, emulator/web/dashboard) next to the compiled server. */
 const FILES: Readonly<Record<string, string>> = {
   'app.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
@@ -16,9 +16,9 @@ const FILES: Readonly<Record<string, string>> = {
   'app.css.map': 'application/json; charset=utf-8',
 };
 
-/** Under ts-jest this file runs from source: the bundle is in the build output all the same. */
+/** Under ts-jest this file runs from source: the bundle is in the package's build output all the same. */
 export const ASSETS_DIR = __filename.endsWith('.ts')
-  ? join(__dirname, '..', '..', 'dist', 'emulator', 'dashboard', 'public')
+  ? join(__dirname, '..', 'dist', 'emulator', 'dashboard', 'public')
   : join(__dirname, 'public');
 
 /**

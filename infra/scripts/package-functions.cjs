@@ -51,28 +51,45 @@ function npm(args, cwd) {
 
 /**
  * Paths (relative to root, e.g. node_modules/@azure/functions) of the installed packages that the production
- * dependencies need, as npm resolves them: `npm ls --omit=dev --omit=optional --all --parseable` (the root's
- * optionalDependencies are local tools such as Azure Functions Core Tools, never deployed).
+ * dependencies need, resolved from package-lock.json as Node resolves a require (the requiring package's own
+ * node_modules first, then each parent's): the closure of package.json "dependencies" through each package's
+ * dependencies and required peers. Not `npm ls --omit=dev`: npm counts workspace packages (the emulator, a
+ * development dependency) and their dependencies as production. The root's optionalDependencies are local tools
+ * (Azure Functions Core Tools), never deployed.
  */
 function productionPackagePaths(root = ROOT) {
-  const res = npm(['ls', '--omit=dev', '--omit=optional', '--all', '--parseable'], root);
-  if (res.status !== 0) {
-    throw new PackageError(
-      `npm ls --omit=dev failed (${res.status}): the installed node_modules do not match package.json and ` +
-        `package-lock.json. Run \`npm ci\` and try again.\n${(res.stderr || res.stdout || '').trim()}`,
-    );
-  }
-  const rootReal = fs.realpathSync(root);
-  const paths = new Set();
-  for (const line of res.stdout.split(/\r?\n/)) {
-    if (!line.trim()) continue;
-    const rel = path.relative(rootReal, fs.realpathSync(line.trim())).split(path.sep).join('/');
-    if (rel === '') continue; // the project itself
-    if (!rel.startsWith('node_modules/')) {
-      throw new PackageError(`production dependency outside node_modules (a link?): ${line.trim()}`);
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
+  const packages = lock.packages || {};
+  const resolve = (from, name) => {
+    for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/node_modules/')))) {
+      const candidate = `${dir === '' ? '' : `${dir}/`}node_modules/${name}`;
+      if (packages[candidate]) return candidate;
+      if (dir === '') return undefined;
     }
-    paths.add(rel);
-  }
+  };
+  const paths = new Set();
+  const visit = (from, name, optional) => {
+    const found = resolve(from, name);
+    if (!found) {
+      if (optional) return;
+      throw new PackageError(`package-lock.json has no package ${name} needed by ${from || 'the project'}`);
+    }
+    if (paths.has(found)) return;
+    const entry = packages[found];
+    if (entry.link) throw new PackageError(`production dependency ${name} is a link (${entry.resolved})`);
+    if (!fs.existsSync(path.join(root, found, 'package.json'))) {
+      throw new PackageError(`${found} is not installed: run \`npm ci\` and try again.`);
+    }
+    paths.add(found);
+    for (const dep of Object.keys(entry.dependencies || {})) visit(found, dep, false);
+    for (const dep of Object.keys(entry.optionalDependencies || {})) visit(found, dep, true);
+    const peerMeta = entry.peerDependenciesMeta || {};
+    for (const dep of Object.keys(entry.peerDependencies || {})) {
+      if (!(peerMeta[dep] && peerMeta[dep].optional)) visit(found, dep, false);
+    }
+  };
+  for (const name of Object.keys(pkg.dependencies || {})) visit('', name, false);
   return [...paths].sort();
 }
 

@@ -3,7 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Message, type Client as DeviceClient } from 'azure-iot-device';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import { connectDevice, startTestEmulator } from '../helpers/emulator';
 
 /**

@@ -9,8 +9,12 @@ import {
 import { Amqp } from 'azure-iot-device-amqp';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import type { Client } from 'azure-iothub';
-import { startEmulator, type RunningEmulator, type StartEmulatorOptions } from '../../emulator/api';
-import type { DeviceTransport } from '../../emulator/emulator';
+import {
+  type DeviceTransport,
+  type RunningEmulator,
+  startEmulator,
+  type StartEmulatorOptions,
+} from 'iothub-emulator';
 import { createIotHubClient, createIotHubRegistry } from '../../src/lib/iothub-client';
 import { readIotHubSettings, type IotHubSettings } from '../../src/lib/settings';
 

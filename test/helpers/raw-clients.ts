@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { RunningEmulator } from '../../emulator/api';
-import { createSasToken } from '../../emulator/hub/auth/sas';
+import { createSasToken, type RunningEmulator } from 'iothub-emulator';
 import { policyKey } from './emulator';
 
 /** Clients that send what the SDKs never would, to test the emulator's refusals. */

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { EventContext } from 'rhea';
-import { createSasToken } from '../../emulator/hub/auth/sas';
+import { createSasToken } from 'iothub-emulator';
 import { policyKey } from '../helpers/emulator';
 import { inAnHour } from '../helpers/raw-clients';
 import { RawAmqpClient } from '../helpers/raw-amqp';

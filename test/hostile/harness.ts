@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Client as DeviceClient } from 'azure-iot-device';
-import type { RunningEmulator, StartEmulatorOptions } from '../../emulator/api';
-import { createSasToken } from '../../emulator/hub/auth/sas';
+import { createSasToken, type RunningEmulator, type StartEmulatorOptions } from 'iothub-emulator';
 import { emulatorHostSettings } from '../../local/emulator-settings';
 import { startLocalHost, type LocalHostProcess } from '../../local/host/host-process';
 import { connectDevice, echo, policyKey, startTestEmulator } from '../helpers/emulator';

@@ -106,18 +106,36 @@ function azdZipContents(dir: string): string[] {
 }
 
 /**
- * Production packages (install paths) according to package-lock.json: every entry marked neither dev nor optional.
- * The root's optionalDependencies are local tools (Azure Functions Core Tools for `npm run start:func`), which are
- * never deployed.
+ * Production packages (install paths) as npm itself resolves them: the project's package.json without its
+ * workspaces (the emulator package), devDependencies and optionalDependencies (local tools such as Azure Functions
+ * Core Tools, never deployed), next to its package-lock.json, through `npm install --package-lock-only --offline`;
+ * then every entry of the pruned lockfile marked neither dev nor optional. (The lockfile's own flags are no oracle:
+ * npm marks a workspace's dependencies as production.)
  */
 function productionClosureFromLockfile(): string[] {
-  const lock = readJson(repoRoot, 'package-lock.json') as Lockfile;
-  return Object.entries(lock.packages)
-    .filter(
-      ([path, entry]) => path !== '' && !entry.dev && !entry.devOptional && !entry.optional && !entry.link,
-    )
-    .map(([path]) => path)
-    .sort();
+  const scratch = mkdtempSync(join(tmpdir(), 'production-closure-'));
+  try {
+    const pkg = readJson(repoRoot, 'package.json') as Record<string, unknown>;
+    for (const field of ['workspaces', 'devDependencies', 'optionalDependencies', 'scripts'])
+      delete pkg[field];
+    writeFileSync(join(scratch, 'package.json'), JSON.stringify(pkg));
+    writeFileSync(join(scratch, 'package-lock.json'), readFileSync(join(repoRoot, 'package-lock.json')));
+    const npm = spawnSync(
+      'npm',
+      ['install', '--package-lock-only', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'],
+      { cwd: scratch, encoding: 'utf8' },
+    );
+    if (npm.status !== 0) throw new Error(`npm install --package-lock-only failed: ${npm.stderr}`);
+    const lock = readJson(scratch, 'package-lock.json') as Lockfile;
+    return Object.entries(lock.packages)
+      .filter(
+        ([path, entry]) => path !== '' && !entry.dev && !entry.devOptional && !entry.optional && !entry.link,
+      )
+      .map(([path]) => path)
+      .sort();
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 /** A glob like dist/src/functions/*.js as a RegExp (only `*` is used by package.json "main"). */

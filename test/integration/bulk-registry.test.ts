@@ -1,5 +1,5 @@
 import type { Registry } from 'azure-iothub';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import { registryClient, startTestEmulator } from '../helpers/emulator';
 
 type Emulator = RunningEmulator & { removeData: () => void };

@@ -6,7 +6,7 @@ import type { Message } from 'azure-iot-common';
 import type { Client } from 'azure-iothub';
 import type { ReceivedCloudToDeviceMessage } from '../../device-sim/c2d-messages';
 import { SimulatedDevice } from '../../device-sim/simulated-device';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import { emulatorHostSettings } from '../../local/emulator-settings';
 import { startLocalHost, type LocalHostProcess } from '../../local/host/host-process';
 import { serviceClient, startTestEmulator } from '../helpers/emulator';

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventHubConsumerClient, earliestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
 import type { MqttClient } from 'mqtt';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import { makeTempDir, startTestEmulator } from '../helpers/emulator';
 import { deviceToken, rawConnect, serviceCall } from '../helpers/raw-clients';
 

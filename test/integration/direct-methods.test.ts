@@ -10,7 +10,7 @@ import {
   type MethodHandler,
   startTestEmulator,
 } from '../helpers/emulator';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 
 /** Direct methods through the emulator with the official service and device SDKs, unmodified, on both transports. */
 describe.each(['mqtt', 'amqp'] as const)(

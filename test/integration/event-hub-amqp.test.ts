@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Message } from 'rhea';
-import type { RunningEmulator } from '../../emulator/api';
-import { createSasToken } from '../../emulator/hub/auth/sas';
+import { createSasToken, type RunningEmulator } from 'iothub-emulator';
 import { policyKey, startTestEmulator } from '../helpers/emulator';
 import { inAnHour } from '../helpers/raw-clients';
 import { RawAmqpClient } from '../helpers/raw-amqp';

@@ -5,7 +5,7 @@ import {
   type ReceivedEventData,
 } from '@azure/event-hubs';
 import { Message, type Client as DeviceClient } from 'azure-iot-device';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import { connectDevice, makeTempDir, policyKey, startTestEmulator } from '../helpers/emulator';
 import { bodyOf, readPartition, sendTelemetry, type SentTelemetry } from '../helpers/event-hubs';
 

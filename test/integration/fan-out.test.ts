@@ -1,6 +1,6 @@
 import type { Client as DeviceClient } from 'azure-iot-device';
 import type { Registry } from 'azure-iothub';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import { emulatorHostSettings } from '../../local/emulator-settings';
 import { startLocalHost, type LocalHostProcess } from '../../local/host/host-process';
 import { connectDevice, registryClient, startTestEmulator } from '../helpers/emulator';

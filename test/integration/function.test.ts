@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { Client as DeviceClient } from 'azure-iot-device';
 import { SimulatedDevice } from '../../device-sim/simulated-device';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import { emulatorHostSettings } from '../../local/emulator-settings';
 import { startLocalHost, type LocalHostProcess } from '../../local/host/host-process';
 import { createInvokeDeviceMethodHandler } from '../../src/functions/invokeDeviceMethod';

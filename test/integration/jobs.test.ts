@@ -1,6 +1,6 @@
 import type { Client as DeviceClient, DeviceMethodResponse } from 'azure-iot-device';
 import type { JobClient, Registry } from 'azure-iothub';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import { createIotHubJobClient } from '../../src/lib/iothub-jobs-client';
 import { connectDevice, registryClient, serviceSettings, startTestEmulator } from '../helpers/emulator';
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Message, type Client as DeviceClient } from 'azure-iot-device';
 import { randomReading, telemetryMessage } from '../../device-sim/telemetry';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import { startLocalHost, type LocalHostProcess } from '../../local/host/host-process';
 import { connectDevice, makeTempDir, policyKey, startTestEmulator } from '../helpers/emulator';
 

@@ -8,7 +8,7 @@ import {
 } from 'azure-iot-device';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import type { Client, Registry } from 'azure-iothub';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import {
   connectDevice,
   echo,

@@ -1,6 +1,6 @@
 import type { Client as DeviceClient, Twin as DeviceTwin } from 'azure-iot-device';
 import type { Registry } from 'azure-iothub';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import { connectDevice, registryClient, startTestEmulator } from '../helpers/emulator';
 
 type Emulator = RunningEmulator & { removeData: () => void };

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client as DeviceClient } from 'azure-iot-device';
 import { Mqtt } from 'azure-iot-device-mqtt';
-import type { RunningEmulator } from '../../emulator/api';
-import { createSasToken } from '../../emulator/hub/auth/sas';
+import { createSasToken, type RunningEmulator } from 'iothub-emulator';
 import {
   connectDevice,
   echo,

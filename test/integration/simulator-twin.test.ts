@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Client, Registry } from 'azure-iothub';
-import type { RunningEmulator } from '../../emulator/api';
+import type { RunningEmulator } from 'iothub-emulator';
 import { SimulatedDevice, type DeviceTransport } from '../../device-sim/simulated-device';
 import type { ReportedState } from '../../device-sim/twin-state';
 import { invokeMethod, registryClient, serviceClient, startTestEmulator } from '../helpers/emulator';

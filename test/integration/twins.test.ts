@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import type { Client as DeviceClient, Twin as DeviceTwin } from 'azure-iot-device';
 import type { Registry } from 'azure-iothub';
-import type { RunningEmulator } from '../../emulator/api';
-import { createSasToken } from '../../emulator/hub/auth/sas';
+import { createSasToken, type RunningEmulator } from 'iothub-emulator';
 import { emulatorHostSettings } from '../../local/emulator-settings';
 import { startLocalHost, type LocalHostProcess } from '../../local/host/host-process';
 import {

@@ -2,7 +2,7 @@ import { RequestTooLargeError } from '../../../../src/lib/error-mapping';
 import { ValidationError } from '../../../../src/lib/errors';
 import { cloudToDeviceMessage } from '../../../../src/lib/cloud-to-device';
 import { parseCloudToDeviceRequest, type CloudToDeviceRequest } from '../../../../src/lib/c2d-request';
-import { thrownBy } from '../../../helpers/errors';
+import { thrownBy } from '../../../../devkit/thrown-by';
 
 const params = { deviceId: 'sim-device-01' };
 const now = Date.parse('2030-01-01T00:00:00Z');

@@ -2,12 +2,12 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createServer, type TLSSocket } from 'node:tls';
-import { loadOrCreateTlsMaterial } from '../../../../emulator/certificates';
+import { loadOrCreateTlsMaterial } from 'iothub-emulator';
 import { SettingsError } from '../../../../src/lib/errors';
 import { amqpsUri, EmulatorAmqp } from '../../../../src/lib/emulator-gateway';
 import { readIotHubSettings, type EmulatorEndpoint } from '../../../../src/lib/settings';
 import { makeTempDir } from '../../../helpers/emulator';
-import { thrownBy } from '../../../helpers/errors';
+import { thrownBy } from '../../../../devkit/thrown-by';
 
 const key = Buffer.alloc(32, 5).toString('base64');
 

@@ -7,7 +7,7 @@ import { parseFanOutRequest } from '../../../../src/lib/fan-out-request';
 import { readFanOutSettings, type FanOutSettings } from '../../../../src/lib/fan-out-settings';
 import type { ResolvedDevices } from '../../../../src/lib/fan-out-targets';
 import { mapJobError, parseJobId } from '../../../../src/lib/job-status';
-import { thrownBy } from '../../../helpers/errors';
+import { thrownBy } from '../../../../devkit/thrown-by';
 
 const SETTINGS: FanOutSettings = { maxDirectDevices: 3, concurrency: 2, maxDeviceIds: 5 };
 const parse = (body: unknown, methodName = 'reboot') =>

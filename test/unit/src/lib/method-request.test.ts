@@ -1,6 +1,6 @@
 import { ValidationError } from '../../../../src/lib/errors';
 import { parseMethodCall } from '../../../../src/lib/method-request';
-import { thrownBy } from '../../../helpers/errors';
+import { thrownBy } from '../../../../devkit/thrown-by';
 
 const params = { deviceId: 'sim-device-01', methodName: 'SetTelemetryInterval' };
 

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { SettingsError } from '../../../../src/lib/errors';
 import { readIotHubSettings } from '../../../../src/lib/settings';
-import { thrownBy } from '../../../helpers/errors';
+import { thrownBy } from '../../../../devkit/thrown-by';
 
 const key = Buffer.alloc(32, 5).toString('base64');
 const azure = `HostName=my-hub.azure-devices.net;SharedAccessKeyName=service;SharedAccessKey=${key}`;

@@ -1,6 +1,6 @@
 import { ValidationError } from '../../../../src/lib/errors';
 import { parseTwinDeviceId, parseTwinUpdate } from '../../../../src/lib/twin-request';
-import { thrownBy } from '../../../helpers/errors';
+import { thrownBy } from '../../../../devkit/thrown-by';
 
 const params = { deviceId: 'sim-device-01' };
 const refusal = (body: string, ifMatch: string | null = null, routeParams: Record<string, string> = params) =>

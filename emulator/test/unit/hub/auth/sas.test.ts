@@ -1,0 +1,49 @@
+import { createSasToken, parseSasToken, verifySasToken } from '../../../../hub/auth/sas';
+
+const key = Buffer.alloc(32, 3).toString('base64');
+const otherKey = Buffer.alloc(32, 4).toString('base64');
+const now = Date.parse('2026-01-01T00:00:00Z');
+const future = now / 1000 + 3600;
+
+describe('SAS tokens', () => {
+  it('parses a device token and keeps the resource as sent', () => {
+    const token = parseSasToken(createSasToken('hub.azure-devices.net/devices/dev 1', key, future));
+    expect(token).toMatchObject({
+      resource: 'hub.azure-devices.net/devices/dev 1',
+      expiry: future,
+      keyName: undefined,
+    });
+    expect(token?.rawResource).toBe('hub.azure-devices.net%2Fdevices%2Fdev%201');
+  });
+
+  it('accepts the right key (primary or secondary) and refuses another', () => {
+    const token = parseSasToken(createSasToken('hub.azure-devices.net', key, future, 'service'));
+    expect(token?.keyName).toBe('service');
+    if (!token) throw new Error('unparsed');
+    expect(verifySasToken(token, [otherKey, key], now)).toBeUndefined();
+    expect(verifySasToken(token, [otherKey], now)).toBe('bad-signature');
+  });
+
+  it('refuses an expired token, even with the right key', () => {
+    const token = parseSasToken(createSasToken('hub', key, now / 1000 - 1));
+    if (!token) throw new Error('unparsed');
+    expect(verifySasToken(token, [key], now)).toBe('expired');
+  });
+
+  it('refuses a token whose resource was altered after signing', () => {
+    const tampered = createSasToken('hub/devices/a', key, future).replace('devices%2Fa', 'devices%2Fb');
+    const token = parseSasToken(tampered);
+    if (!token) throw new Error('unparsed');
+    expect(verifySasToken(token, [key], now)).toBe('bad-signature');
+  });
+
+  it.each([
+    ['no prefix', 'sr=a&sig=b&se=1'],
+    ['no signature', 'SharedAccessSignature sr=a&se=1'],
+    ['a non-numeric expiry', 'SharedAccessSignature sr=a&sig=b&se=soon'],
+    ['a field without a value separator', 'SharedAccessSignature sr=a&sig=b&se=1&junk'],
+    ['broken escapes', 'SharedAccessSignature sr=%E0%A4%A&sig=b&se=1'],
+  ])('does not parse a token with %s', (_label, text) => {
+    expect(parseSasToken(text)).toBeUndefined();
+  });
+});
