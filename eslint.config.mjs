@@ -107,6 +107,13 @@ export default tseslint.config(
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
   { files: ['**/*.mjs'], languageOptions: { sourceType: 'module' } },
+  {
+    // The emulator package's examples, as a user's project would write them (plain JavaScript, Jest's globals).
+    files: ['emulator/examples/**/*.js', 'emulator/examples/**/*.mjs'],
+    languageOptions: {
+      globals: { Buffer: 'readonly', test: 'readonly', expect: 'readonly', setTimeout: 'readonly' },
+    },
+  },
   ...boundaries,
   prettier,
 );

@@ -25,6 +25,12 @@ export interface RunningEmulator {
   deviceConnectionString(deviceId: string, transport?: DeviceTransport): string;
   /** Creates the devices that do not exist yet; returns their connection strings. */
   ensureDevices(deviceIds: readonly string[]): Promise<Record<string, string>>;
+  /**
+   * Back to a fresh registry, for a test that wants one: every device goes (modules, twins, queued messages and
+   * connections with it), then the devices given at start are created again with new keys (read their
+   * connection strings again). Telemetry already sent stays: read the Event Hub-compatible endpoint from `latest`.
+   */
+  reset(): Promise<void>;
   /** Memory and connection counts of the running emulator. */
   stats(): Promise<EmulatorStats>;
   /** Log lines printed so far (with `output: 'pipe'`). */
@@ -87,15 +93,23 @@ class EmulatorProcess implements RunningEmulator {
   private stopping = false;
   private readonly devices = new PendingRequests<Record<string, string>>();
   private readonly statsRequests = new PendingRequests<EmulatorStats>();
+  private readonly resets = new PendingRequests<Record<string, string>>();
 
   constructor(
     private readonly child: ChildHandle<ChildMessage>,
     readonly info: EmulatorInfo,
-    private readonly connectionStrings: Record<string, string>,
+    private connectionStrings: Record<string, string>,
   ) {
     child.onMessage((message) => {
       if (message.type === 'stats') {
         this.statsRequests.settle(message.requestId, { value: message.stats });
+      } else if (message.type === 'reset') {
+        const strings = message.deviceConnectionStrings;
+        if (message.error !== undefined || !strings) {
+          this.resets.settle(message.requestId, { error: new Error(message.error) });
+        } else {
+          this.resets.settle(message.requestId, { value: strings });
+        }
       } else if (message.type === 'devices') {
         if (message.error !== undefined || !message.deviceConnectionStrings) {
           this.devices.settle(message.requestId, { error: new Error(message.error) });
@@ -109,6 +123,7 @@ class EmulatorProcess implements RunningEmulator {
       const exited = new Error('The emulator exited.');
       this.devices.rejectAll(exited);
       this.statsRequests.rejectAll(exited);
+      this.resets.rejectAll(exited);
       if (!this.stopping) {
         console.error(
           `The IoT Hub emulator (pid ${child.pid}) exited unexpectedly (code ${code ?? '-'}, signal ${signal ?? '-'}).\n${child.logs().slice(-2000)}`,
@@ -144,6 +159,18 @@ class EmulatorProcess implements RunningEmulator {
         this.devices.settle(requestId, { error });
       });
     });
+  }
+
+  async reset(): Promise<void> {
+    const requestId = this.nextRequestId++;
+    const strings = await new Promise<Record<string, string>>((resolve, reject) => {
+      this.resets.add(requestId, resolve, reject);
+      this.send({ type: 'reset', requestId }, (error) => {
+        this.resets.settle(requestId, { error });
+      });
+    });
+    // The devices made again have new keys: the old strings go, the new ones replace them.
+    this.connectionStrings = { ...strings };
   }
 
   stats(): Promise<EmulatorStats> {

@@ -3,34 +3,58 @@ import { UsageError } from '../devkit/cli';
 import { emulatorUsage, parseEmulatorArgs } from './config/options';
 import { Emulator, type EmulatorOptions } from './emulator';
 import { OPTIONS_ENV, type ChildMessage, type ParentMessage, type SerializableEmulatorOptions } from './ipc';
+import type { Logger } from './log';
+import { PACKAGE_INFO } from './package-info';
+import { emulatorSettings, removeSettingsFile, writeSettingsFile } from './settings-file';
+
+/** With `--print-settings json` stdout carries one line of JSON, so log lines go to stderr. */
+const stderrLogger: Logger = {
+  info: (message) => {
+    console.error(`[emulator] ${message}`);
+  },
+  warn: (message) => {
+    console.error(`[emulator] ${message}`);
+  },
+};
 
 /**
- * Entry point of `npm run emulator`. Forked by the programmatic API (emulator/api.ts) it takes its options from
- * the environment and talks over IPC instead of printing the banner.
+ * Entry point of `iothub-emulator` (`npx iothub-emulator`, `npm run emulator`). Forked by the programmatic API
+ * (emulator/api.ts) it takes its options from the environment and talks over IPC instead of printing the banner.
  */
 async function main(): Promise<void> {
   const forked = typeof process.send === 'function';
   let options: EmulatorOptions;
+  let printSettings: 'banner' | 'json' | 'ipc' = 'ipc';
   if (forked && process.env[OPTIONS_ENV]) {
     options = JSON.parse(process.env[OPTIONS_ENV]) as SerializableEmulatorOptions;
   } else {
     const command = parseEmulatorArgs(process.argv.slice(2), process.env);
-    if (command.help) {
+    if (command.kind === 'help') {
       console.log(emulatorUsage());
       return;
     }
-    options = command.options;
+    if (command.kind === 'version') {
+      console.log(PACKAGE_INFO.version);
+      return;
+    }
+    printSettings = command.printSettings;
+    options = printSettings === 'json' ? { ...command.options, log: stderrLogger } : command.options;
   }
 
   const emulator = await Emulator.start(options);
+  const settings = emulatorSettings(emulator);
+  await writeSettingsFile(settings);
   const connectionStrings = (deviceIds: readonly string[]) =>
     Object.fromEntries(deviceIds.map((id) => [id, emulator.deviceConnectionString(id)]));
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
-    stopping ??= emulator.stop().then(() => {
-      if (process.connected) process.disconnect();
-    });
+    stopping ??= emulator
+      .stop()
+      .then(() => removeSettingsFile(settings.dataDir))
+      .then(() => {
+        if (process.connected) process.disconnect();
+      });
     return stopping;
   };
   process.once('SIGINT', () => void stop());
@@ -47,6 +71,21 @@ async function main(): Promise<void> {
           void emulator.stats().then((stats) => {
             send({ type: 'stats', requestId: message.requestId, stats });
           });
+          return;
+        case 'reset':
+          emulator
+            .reset()
+            .then(() => {
+              const all = emulator.hub.registry.records().map((record) => record.deviceId);
+              send({
+                type: 'reset',
+                requestId: message.requestId,
+                deviceConnectionStrings: connectionStrings(all),
+              });
+            })
+            .catch((error: unknown) => {
+              send({ type: 'reset', requestId: message.requestId, error: (error as Error).message });
+            });
           return;
         case 'ensure-devices':
           emulator.hub
@@ -69,7 +108,8 @@ async function main(): Promise<void> {
     send({ type: 'ready', info: emulator.info, deviceConnectionStrings: connectionStrings(all) });
     return;
   }
-  printBanner(emulator, options.devices ?? []);
+  if (printSettings === 'json') console.log(JSON.stringify(settings));
+  else printBanner(emulator, options.devices ?? []);
 }
 
 function printBanner(emulator: Emulator, createdDevices: readonly string[]): void {
@@ -84,7 +124,8 @@ function printBanner(emulator: Emulator, createdDevices: readonly string[]): voi
       `  (${info.eventHubName}: ${info.partitionCount} partitions; consumer groups ${info.consumerGroups.join(', ')})`,
     `  CA certificate:           ${info.caPath}`,
     `      trust it with NODE_EXTRA_CA_CERTS=${info.caPath}  (or the SDK's setOptions({ ca }))`,
-    `  Data directory:           ${info.dataDir}`,
+    `  Data directory:           ${info.dataDir}  (settings.json there: these values as JSON)`,
+    `  Health:                   https://localhost:${info.httpsPort}/health`,
     ...(info.dashboardUrl === undefined
       ? []
       : ['', `Dashboard (open in a browser; the token changes at each start):`, `  ${info.dashboardUrl}`]),

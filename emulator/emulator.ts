@@ -72,6 +72,8 @@ export class Emulator {
     private readonly gatewayHost: string,
     private readonly tls: TlsMaterial,
     private readonly fronts: Fronts,
+    /** The devices named at start (`--device`), made again by `reset`. */
+    private readonly startDevices: readonly string[],
   ) {}
 
   static async start(given: EmulatorOptions = {}): Promise<Emulator> {
@@ -135,13 +137,20 @@ export class Emulator {
             deviceConnectionString(hub, options.gatewayHost, ports, deviceId, transport, key),
           )
         : undefined;
-      return new Emulator(hub, dataDir, options.gatewayHost, tls, {
-        mqtt,
-        https,
-        iothubAmqp,
-        eventHub,
-        dashboard,
-      });
+      return new Emulator(
+        hub,
+        dataDir,
+        options.gatewayHost,
+        tls,
+        {
+          mqtt,
+          https,
+          iothubAmqp,
+          eventHub,
+          dashboard,
+        },
+        options.devices,
+      );
     } catch (error) {
       for (const part of started.reverse()) await part.close();
       await hub.close();
@@ -207,6 +216,17 @@ export class Emulator {
   ): string {
     const ports = { mqtt: this.fronts.mqtt.port, amqp: this.fronts.iothubAmqp.tlsPort };
     return deviceConnectionString(this.hub, this.gatewayHost, ports, deviceId, transport, key);
+  }
+
+  /**
+   * Back to a fresh registry between tests: every device goes (with its modules, twin and cloud-to-device queue,
+   * and its connections), then the devices named at start are created again with new keys. Telemetry already
+   * written stays in the Event Hub-compatible endpoint, as sequence numbers never go back: read from `latest` or
+   * an enqueued time.
+   */
+  async reset(): Promise<void> {
+    for (const record of this.hub.registry.records()) this.hub.registry.delete(record.deviceId);
+    await this.hub.ensureDevices(this.startDevices);
   }
 
   async stats(): Promise<EmulatorStats> {

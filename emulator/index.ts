@@ -7,3 +7,5 @@ export type { DeviceTransport, EmulatorInfo, EmulatorStats } from './emulator';
 export { EMULATOR_DEFAULTS } from './config/options';
 export { createSasToken } from './hub/auth/sas';
 export { loadOrCreateTlsMaterial, type TlsMaterial } from './certificates';
+export type { EmulatorSettings } from './settings-file';
+export { readEmulatorSettings } from './testing/test-environment';

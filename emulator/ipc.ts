@@ -4,12 +4,14 @@ import type { EmulatorInfo, EmulatorOptions, EmulatorStats } from './emulator';
 export type ParentMessage =
   | { type: 'ensure-devices'; requestId: number; deviceIds: string[] }
   | { type: 'stats'; requestId: number }
+  | { type: 'reset'; requestId: number }
   | { type: 'stop' };
 
 export type ChildMessage =
   | { type: 'ready'; info: EmulatorInfo; deviceConnectionStrings: Record<string, string> }
   | { type: 'devices'; requestId: number; deviceConnectionStrings?: Record<string, string>; error?: string }
   | { type: 'stats'; requestId: number; stats: EmulatorStats }
+  | { type: 'reset'; requestId: number; deviceConnectionStrings?: Record<string, string>; error?: string }
   | { type: 'failed'; error: string };
 
 /** Options passed to a forked emulator through its environment, as JSON. */

@@ -264,11 +264,19 @@ export const DEFAULT_CONSUMER_GROUPS: readonly string[] = ['functions'];
 export type ResolvedEmulatorOptions = Required<Omit<EmulatorOptions, 'amqpsPort' | 'log'>> &
   Pick<EmulatorOptions, 'amqpsPort' | 'log'>;
 
-export type CliCommand = { help: true } | { help: false; options: EmulatorOptions };
+/** What the command line asks for: help, the version, or to run (printing the banner, or the settings as JSON). */
+export type CliCommand =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
+  | { readonly kind: 'run'; readonly options: EmulatorOptions; readonly printSettings: 'banner' | 'json' };
 
 /** Reads flags, then environment variables, then defaults; every value is checked, errors name the flag. */
 export function parseEmulatorArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliCommand {
-  const flags: NonNullable<ParseArgsConfig['options']> = { help: { type: 'boolean', short: 'h' } };
+  const flags: NonNullable<ParseArgsConfig['options']> = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
+    'print-settings': { type: 'string' },
+  };
   for (const spec of EMULATOR_OPTIONS) {
     flags[spec.flag.slice(2)] =
       spec.kind === 'switch' ? { type: 'boolean' } : { type: 'string', multiple: spec.kind === 'list' };
@@ -279,7 +287,14 @@ export function parseEmulatorArgs(argv: readonly string[], env: NodeJS.ProcessEn
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\nRun with --help for the options.`);
   }
-  if (values.help === true) return { help: true };
+  if (values.help === true) return { kind: 'help' };
+  if (values.version === true) return { kind: 'version' };
+  const printSettings = values['print-settings'];
+  if (printSettings !== undefined && printSettings !== 'json') {
+    throw new UsageError(
+      `--print-settings ${JSON.stringify(printSettings)} is invalid: the only format is json.\nRun with --help for the options.`,
+    );
+  }
   const options: Record<string, unknown> = {};
   for (const spec of EMULATOR_OPTIONS) {
     const flagValue = values[spec.flag.slice(2)];
@@ -287,7 +302,7 @@ export function parseEmulatorArgs(argv: readonly string[], env: NodeJS.ProcessEn
     const value = readValue(spec, flagValue, envValue);
     if (value !== undefined) options[spec.key] = value;
   }
-  return { help: false, options };
+  return { kind: 'run', options, printSettings: printSettings === 'json' ? 'json' : 'banner' };
 }
 
 /**
@@ -330,11 +345,16 @@ export function emulatorUsage(): string {
     '',
     'Options (environment variable in brackets; a flag wins over its variable):',
     ...rows,
+    '  --print-settings json           once ready, print ports, connection strings, CA path and health URL as one',
+    '                                  line of JSON on stdout instead of the banner (logs go to stderr); the same',
+    '                                  JSON is in <data dir>/settings.json while the emulator runs',
+    '  --version, -v                   print the version and exit',
     '  --help, -h                      show this help',
     '',
     'It prints the service connection string, the Event Hub-compatible connection string (for @azure/event-hubs and',
     "the Functions host), each device's connection string and the CA certificate path. Trust the CA with",
-    "NODE_EXTRA_CA_CERTS=<path> or the SDK's setOptions({ ca }).",
+    "NODE_EXTRA_CA_CERTS=<path> or the SDK's setOptions({ ca }). GET https://localhost:<https port>/health answers",
+    '200 once it serves (no token needed).',
   ].join('\n');
 }
 

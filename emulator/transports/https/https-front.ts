@@ -5,6 +5,7 @@ import type { TlsMaterial } from '../../certificates';
 import { errorBody, HubError, type ErrorBodyShape } from '../../hub/errors';
 import type { IotHub } from '../../hub/hub';
 import type { Logger } from '../../log';
+import { PACKAGE_INFO } from '../../package-info';
 import { checkApiVersion } from './api-versions';
 import { cloudToDeviceRoutes } from './handlers/cloud-to-device';
 import { deviceRoutes } from './handlers/devices';
@@ -12,6 +13,7 @@ import { jobRoutes } from './handlers/jobs';
 import { methodRoutes } from './handlers/methods';
 import { moduleRoutes } from './handlers/modules';
 import { queryRoutes } from './handlers/query';
+import { isHealthCheck, type HealthReport } from './health';
 import { twinRoutes } from './handlers/twins';
 import { parseRequestUrl, pathSegments, readJsonBody, resourceOf } from './request';
 import { matchRoute, rightFor, type Route } from './route-table';
@@ -70,6 +72,11 @@ export class HttpsFront {
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const { hub, log } = this.options;
+    if (isHealthCheck(request.method, request.url)) {
+      const report: HealthReport = { status: 'Healthy', ...PACKAGE_INFO, hubName: hub.hubName };
+      send(response, 200, report);
+      return;
+    }
     let shape: ErrorBodyShape = 'error-code-prefix';
     try {
       const caller = hub.authenticateService(request.headers.authorization);

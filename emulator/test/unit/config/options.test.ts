@@ -12,7 +12,7 @@ describe('emulator flags and environment', () => {
       IOTHUB_EMULATOR_MQTT_PORT: '1',
     });
     expect(command).toMatchObject({
-      help: false,
+      kind: 'run',
       options: { mqttPort: 0, httpsPort: 9443, devices: ['a', 'b', 'c'], hubName: 'local-iothub' },
     });
   });
@@ -32,7 +32,7 @@ describe('emulator flags and environment', () => {
       { IOTHUB_EMULATOR_AMQPS_PORT: '5671', IOTHUB_EMULATOR_MAX_PARTITION_MB: '64' },
     );
     expect(command).toMatchObject({
-      help: false,
+      kind: 'run',
       options: {
         amqpPort: 0,
         amqpsPort: 5671,
@@ -52,7 +52,7 @@ describe('emulator flags and environment', () => {
         maxPartitionMiB: 256,
       },
     });
-    expect(defaults.help ? undefined : defaults.options.amqpsPort).toBeUndefined();
+    expect(defaults.kind === 'run' ? defaults.options.amqpsPort : 'not run').toBeUndefined();
   });
 
   it.each([
@@ -68,8 +68,30 @@ describe('emulator flags and environment', () => {
     [['--hub-name', '-bad-'], /--hub-name/],
     [['--device', 'bad id'], /--device/],
     [['--unknown'], /Unknown option/],
+    [['--print-settings', 'yaml'], /--print-settings "yaml" is invalid: the only format is json/],
+    [['--print-settings'], /--print-settings/],
   ])('refuses %j with a message naming the flag', (argv, message) => {
     expect(() => parseEmulatorArgs(argv, {})).toThrow(message);
+  });
+});
+
+describe('commands besides running', () => {
+  it.each([
+    [['--version'], 'version'],
+    [['-v'], 'version'],
+    [['--help'], 'help'],
+    [['--version', '--mqtt-port', '0'], 'version'],
+  ])('%j asks for %s', (argv, kind) => {
+    expect(parseEmulatorArgs(argv, {}).kind).toBe(kind);
+  });
+
+  it('runs with the banner unless --print-settings json asks for the settings as JSON', () => {
+    expect(parseEmulatorArgs([], {})).toMatchObject({ kind: 'run', printSettings: 'banner' });
+    expect(parseEmulatorArgs(['--print-settings', 'json', '--mqtt-port', '0'], {})).toMatchObject({
+      kind: 'run',
+      printSettings: 'json',
+      options: { mqttPort: 0 },
+    });
   });
 });
 

@@ -3,7 +3,7 @@ import { UsageError } from '../../../../devkit/cli';
 
 function optionsOf(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const command = parseEmulatorArgs(argv, env);
-  if (command.help) throw new Error('help');
+  if (command.kind !== 'run') throw new Error(command.kind);
   return resolveEmulatorOptions(command.options);
 }
 
