@@ -101,6 +101,7 @@ export default tseslint.config(
         console: 'readonly',
         URL: 'readonly',
         module: 'writable',
+        __dirname: 'readonly',
         require: 'readonly',
       },
     },
