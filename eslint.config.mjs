@@ -47,6 +47,24 @@ const boundaries = [
     ['src', 'emulator', ...OUTSIDE_EMULATOR],
     'devkit is plumbing every tool shares: it imports nothing of the project.',
   ),
+  // The dashboard's browser code knows the server only through the types of its JSON API.
+  {
+    files: ['emulator/web/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^node:', message: 'browser code: no Node.js modules.' },
+            {
+              regex: '^(\\.\\./){2,}(?!(\\.\\./)*dashboard/api-types$)',
+              message: "the browser code may import only the server's dashboard/api-types.ts.",
+            },
+          ],
+        },
+      ],
+    },
+  },
   // The emulator is a package of its own: everything outside it goes through its public API, as any project would.
   {
     files: ['local/**/*.ts', 'device-sim/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
