@@ -219,12 +219,21 @@ describe('the iothub-emulator package, installed from its tarball into a fresh p
     };
     const emulatorDeps = Object.keys(tree.dependencies['iothub-emulator']?.dependencies ?? {}).sort();
     expect(emulatorDeps).toEqual(Object.keys(emulatorPackage.dependencies).sort());
-    // No source, tests or source maps in the tarball: what runs, its types, the dashboard's bundle, README, licence.
+    // No source, tests or source maps in the tarball: what runs, its types, the dashboard's bundle, the examples,
+    // README, licence.
     const listed = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' })
       .stdout.split('\n')
       .filter(Boolean);
     expect(listed.filter((file) => /\.ts$/.test(file) && !file.endsWith('.d.ts'))).toEqual([]);
-    expect(listed.filter((file) => /\/test\/|\.test\./.test(file))).toEqual([]);
+    // The package's own tests stay in the repository; its examples (which are tests a user copies) ship.
+    const tests = listed.filter((file) => /\/test\/|\.test\./.test(file));
+    expect(tests.filter((file) => !file.startsWith('package/examples/'))).toEqual([]);
+    expect(tests).toEqual(
+      expect.arrayContaining([
+        'package/examples/jest/twin.test.js',
+        'package/examples/node-test/telemetry.test.mjs',
+      ]),
+    );
     expect(listed).toEqual(expect.arrayContaining(['package/README.md', 'package/LICENSE']));
     expect(statSync(join(project, 'node_modules', '.bin', 'iothub-emulator')).isFile()).toBe(true);
   });
