@@ -119,7 +119,6 @@ export default tseslint.config(
         console: 'readonly',
         URL: 'readonly',
         module: 'writable',
-        __dirname: 'readonly',
         require: 'readonly',
       },
     },

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   }
   const connectionStrings = await resolveConnectionStrings(command);
   const ca = readCa(command, connectionStrings[0] ?? '');
+  const x509 = command.x509 ? readX509(command.x509) : undefined;
   const single = connectionStrings.length === 1;
   const devices = connectionStrings.map(
     (connectionString) =>
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
         intervalSeconds: command.intervalSeconds,
         logTelemetry: single && !command.quiet,
         ...(ca ? { ca } : {}),
+        ...(x509 ? { x509 } : {}),
       }),
   );
   let stopping = false;
@@ -110,6 +112,18 @@ function readCa(
       `Cannot read the CA certificate ${path}; give the path the emulator prints with --ca.`,
     );
   }
+}
+
+/** The X.509 device's certificate and key, read from the --cert and --key files. */
+function readX509(paths: { certPath: string; keyPath: string }): { cert: string; key: string } {
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      throw new UsageError(`Cannot read the ${what} ${path}.`);
+    }
+  };
+  return { cert: read(paths.certPath, 'certificate (--cert)'), key: read(paths.keyPath, 'key (--key)') };
 }
 
 main().catch((error: unknown) => {

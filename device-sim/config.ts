@@ -25,6 +25,9 @@ Options (environment variable in brackets):
   --interval <seconds>      telemetry interval, ${MIN_INTERVAL_SECONDS}..${MAX_INTERVAL_SECONDS} (default 1)
   --ca <path>               CA certificate to trust [IOTHUB_EMULATOR_CA_CERT] (default: the emulator's, when
                             the connection string names a GatewayHostName)
+  --cert <path>             client certificate (PEM) of an X.509 device, whose connection string has x509=true
+                            instead of SharedAccessKey (the emulator's --x509-device writes one)
+  --key <path>              the private key (PEM) of --cert
   --quiet                   no line per telemetry message
   --help                    show this help`;
 
@@ -40,6 +43,8 @@ export type DeviceSimCommand =
       rejectUnparseable: boolean;
       intervalSeconds: number;
       caPath?: string;
+      /** An X.509 device's certificate and key files. */
+      x509?: { readonly certPath: string; readonly keyPath: string };
       quiet: boolean;
     };
 
@@ -55,6 +60,8 @@ export function parseDeviceSimArgs(argv: readonly string[], env: NodeJS.ProcessE
     'reject-unparseable': { type: 'boolean' },
     interval: { type: 'string' },
     ca: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
     quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -72,7 +79,8 @@ export function parseDeviceSimArgs(argv: readonly string[], env: NodeJS.ProcessE
     );
   }
   const connectionString = values['connection-string'] ?? env.IOTHUB_DEVICE_CONNECTION_STRING;
-  if (connectionString !== undefined) checkDeviceConnectionString(connectionString);
+  const x509 = readX509Paths(values.cert, values.key);
+  if (connectionString !== undefined) checkDeviceConnectionString(connectionString, x509 !== undefined);
   const gateway = values.gateway;
   if (gateway !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(gateway)) {
     throw new UsageError('--gateway must be host:port, e.g. localhost:8883 (or localhost:5671 for amqp).');
@@ -92,10 +100,13 @@ export function parseDeviceSimArgs(argv: readonly string[], env: NodeJS.ProcessE
     intervalSeconds,
     quiet: values.quiet ?? false,
     ...(caPath ? { caPath } : {}),
+    ...(x509 ? { x509 } : {}),
     ...(gateway ? { gateway } : {}),
   };
 
   if (values.devices !== undefined) {
+    if (x509)
+      throw new UsageError('--cert/--key are for one X.509 device: give --connection-string, not --devices.');
     const devices = Number(values.devices);
     if (!/^\d+$/.test(values.devices) || devices < 1 || devices > MAX_DEVICES) {
       throw new UsageError(`--devices must be a whole number from 1 to ${MAX_DEVICES}.`);
@@ -122,9 +133,27 @@ export function parseDeviceSimArgs(argv: readonly string[], env: NodeJS.ProcessE
   return { kind: 'run', connectionString, ...common };
 }
 
-function checkDeviceConnectionString(text: string): void {
+function readX509Paths(
+  certPath: string | undefined,
+  keyPath: string | undefined,
+): { certPath: string; keyPath: string } | undefined {
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (!certPath || !keyPath) throw new UsageError('Give both --cert and --key for an X.509 device.');
+  return { certPath, keyPath };
+}
+
+function checkDeviceConnectionString(text: string, hasCertificate: boolean): void {
   const fields = parseConnectionString(text);
-  const missing = ['HostName', 'DeviceId', 'SharedAccessKey'].filter((key) => !fields?.get(key));
+  const isX509 = fields?.get('x509')?.toLowerCase() === 'true';
+  if (isX509 !== hasCertificate) {
+    throw new UsageError(
+      isX509
+        ? "The connection string is an X.509 device's (x509=true): give its certificate with --cert and --key."
+        : '--cert/--key need an X.509 device connection string (HostName=...;DeviceId=...;x509=true).',
+    );
+  }
+  const required = isX509 ? ['HostName', 'DeviceId'] : ['HostName', 'DeviceId', 'SharedAccessKey'];
+  const missing = required.filter((key) => !fields?.get(key));
   if (missing.length > 0) {
     throw new UsageError(
       `The device connection string lacks ${missing.join(', ')}. Copy it from the emulator's output or from IoT Hub.`,

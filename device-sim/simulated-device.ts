@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
+import { ConnectionString } from 'azure-iot-common';
 import {
   Client,
+  X509AuthenticationProvider,
   type DeviceMethodRequest,
   type DeviceMethodResponse,
   type Message,
@@ -33,6 +35,11 @@ export interface SimulatedDeviceOptions {
   readonly rejectUnparseable?: boolean;
   /** CA certificate (PEM) to trust, for the local emulator. */
   readonly ca?: string;
+  /**
+   * Client certificate and key (PEM) of an X.509 device, whose connection string has `x509=true` instead of a
+   * key.
+   */
+  readonly x509?: { readonly cert: string; readonly key: string };
   readonly intervalSeconds?: number;
   /** One line per event; defaults to console.log. */
   readonly log?: (line: string) => void;
@@ -131,7 +138,11 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
   }
 
   private async connect(): Promise<void> {
-    const { client, transport } = createClient(this.options.connectionString, this.transport);
+    const { client, transport } = createClient(
+      this.options.connectionString,
+      this.transport,
+      this.options.x509,
+    );
     answerUnknownMethods(
       transport,
       () => SUPPORTED_METHODS,
@@ -328,6 +339,7 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
 function createClient(
   connectionString: string,
   kind: DeviceTransport,
+  x509: SimulatedDeviceOptions['x509'],
 ): { client: Client; transport: Mqtt | Amqp } {
   const created: { transport?: Mqtt | Amqp } = {};
   class ObservedMqtt extends Mqtt {
@@ -342,7 +354,10 @@ function createClient(
       created.transport = this;
     }
   }
-  const client = Client.fromConnectionString(connectionString, kind === 'amqp' ? ObservedAmqp : ObservedMqtt);
+  const transportClass = kind === 'amqp' ? ObservedAmqp : ObservedMqtt;
+  const client = x509
+    ? Client.fromAuthenticationProvider(x509Provider(connectionString, x509), transportClass)
+    : Client.fromConnectionString(connectionString, transportClass);
   const transport = created.transport;
   if (!transport) {
     throw new Error(
@@ -350,4 +365,22 @@ function createClient(
     );
   }
   return { client, transport };
+}
+
+/**
+ * The SDK's X.509 authentication for an `x509=true` connection string. `Client.fromConnectionString` drops the
+ * string's GatewayHostName for X.509 (it keeps only HostName and DeviceId), so the provider is made here with it:
+ * against Azure there is none and this is what the SDK itself makes.
+ */
+function x509Provider(
+  connectionString: string,
+  x509: NonNullable<SimulatedDeviceOptions['x509']>,
+): X509AuthenticationProvider {
+  const fields = ConnectionString.parse(connectionString, ['HostName', 'DeviceId']);
+  return new X509AuthenticationProvider({
+    host: fields.HostName ?? '',
+    deviceId: fields.DeviceId ?? '',
+    ...(fields.GatewayHostName ? { gatewayHostName: fields.GatewayHostName } : {}),
+    x509: { cert: x509.cert, key: x509.key },
+  });
 }

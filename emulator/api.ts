@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import { forkUntilReady, type ChildHandle } from '../devkit/child-process';
+import {
+  issueDeviceCertificate,
+  readEmulatorCa,
+  type DeviceCertificate,
+  type DeviceCertificateRequest,
+} from './certificates';
 import type { DeviceTransport, EmulatorInfo, EmulatorStats } from './emulator';
 import { OPTIONS_ENV, type ChildMessage, type ParentMessage, type SerializableEmulatorOptions } from './ipc';
+import { sdkDeviceConnectionStrings, type SdkConnectionString } from './config/sdk-connection-strings';
 
 export interface StartEmulatorOptions extends SerializableEmulatorOptions {
   /** Where the emulator's log lines go: kept in memory (`pipe`, see `logs()`), or this process's output. */
@@ -23,6 +30,11 @@ export interface RunningEmulator {
    * the transport the device will use (MQTT by default, or IoT Hub's AMQP endpoint).
    */
   deviceConnectionString(deviceId: string, transport?: DeviceTransport): string;
+  /**
+   * The device's connection strings that unmodified SDKs of any language take as they are, and which ones:
+   * `HostName=localhost` with `standardPorts` (see docs/any-language.md and `info.sdkServiceConnectionStrings`).
+   */
+  sdkDeviceConnectionStrings(deviceId: string): SdkConnectionString[];
   /** Creates the devices that do not exist yet; returns their connection strings. */
   ensureDevices(deviceIds: readonly string[]): Promise<Record<string, string>>;
   /**
@@ -31,6 +43,12 @@ export interface RunningEmulator {
    * connection strings again). Telemetry already sent stays: read the Event Hub-compatible endpoint from `latest`.
    */
   reset(): Promise<void>;
+  /**
+   * Issues an X.509 device certificate for local use: `self-signed` (register its thumbprint on a `selfSigned`
+   * device) or `ca-signed` by the emulator's CA, which the hub trusts (a `certificateAuthority` device whose id is
+   * the certificate's CN). Made in this process from the CA in the emulator's data directory.
+   */
+  issueDeviceCertificate(request: DeviceCertificateRequest): Promise<DeviceCertificate>;
   /** Memory and connection counts of the running emulator. */
   stats(): Promise<EmulatorStats>;
   /** Log lines printed so far (with `output: 'pipe'`). */
@@ -151,6 +169,14 @@ class EmulatorProcess implements RunningEmulator {
     return value.replace(/GatewayHostName=([^;:]+):\d+/, `GatewayHostName=$1:${this.info.iothubAmqpsPort}`);
   }
 
+  sdkDeviceConnectionStrings(deviceId: string): SdkConnectionString[] {
+    const key = /(?:^|;)SharedAccessKey=([^;]+)/.exec(this.deviceConnectionString(deviceId))?.[1];
+    if (key === undefined) throw new Error(`Device ${deviceId} has no symmetric key.`);
+    const { info } = this;
+    const endpoints = { ...info, hubHostName: info.hostName };
+    return sdkDeviceConnectionStrings(endpoints, deviceId, key);
+  }
+
   ensureDevices(deviceIds: readonly string[]): Promise<Record<string, string>> {
     const requestId = this.nextRequestId++;
     return new Promise((resolve, reject) => {
@@ -171,6 +197,10 @@ class EmulatorProcess implements RunningEmulator {
     });
     // The devices made again have new keys: the old strings go, the new ones replace them.
     this.connectionStrings = { ...strings };
+  }
+
+  async issueDeviceCertificate(request: DeviceCertificateRequest): Promise<DeviceCertificate> {
+    return issueDeviceCertificate(request, await readEmulatorCa(this.info.dataDir));
   }
 
   stats(): Promise<EmulatorStats> {

@@ -125,3 +125,100 @@ function keyMatches(certPem: string, keyPem: string): boolean {
     return false;
   }
 }
+
+/** A device certificate the emulator issued, with its key and thumbprints (as `x509Thumbprint` takes them). */
+export interface DeviceCertificate {
+  readonly deviceId: string;
+  /** PEM; for `ca-signed`, the device certificate only (the CA is registered with the hub, not sent). */
+  readonly cert: string;
+  readonly key: string;
+  /** SHA-1 and SHA-256 of the certificate, upper-case hex without separators. */
+  readonly thumbprint: string;
+  readonly thumbprint256: string;
+}
+
+/**
+ * How a device certificate is made: `self-signed` (its own issuer, for a `selfSigned` device registered by
+ * thumbprint) or `ca-signed` (issued by the emulator's CA, subject CN = device id, for a `certificateAuthority`
+ * device).
+ */
+export type DeviceCertificateStyle = 'self-signed' | 'ca-signed';
+
+export interface DeviceCertificateRequest {
+  readonly deviceId: string;
+  readonly style: DeviceCertificateStyle;
+  /** Days from now (default 365); 0 or less makes a certificate that is already expired, for tests. */
+  readonly validityDays?: number;
+}
+
+/**
+ * Issues a device certificate for local use with mkcert. A `self-signed` one is mkcert's self-signed certificate
+ * (mkcert makes those as CAs: IoT Hub checks only the thumbprint of a `selfSigned` device); a `ca-signed` one is a
+ * client and server certificate from `ca` (the emulator's, from loadOrCreateTlsMaterial's folder).
+ */
+export async function issueDeviceCertificate(
+  request: DeviceCertificateRequest,
+  ca: { readonly cert: string; readonly key: string },
+): Promise<DeviceCertificate> {
+  const validity = request.validityDays ?? 365;
+  const created =
+    request.style === 'self-signed'
+      ? await createCA({
+          organization: request.deviceId,
+          countryCode: 'US',
+          state: 'Local',
+          locality: 'Local',
+          validity,
+        })
+      : await createCert({
+          ca: { cert: ca.cert, key: ca.key },
+          domains: [request.deviceId],
+          organization: 'Local IoT Hub emulator device',
+          validity,
+        });
+  const certificate = new X509Certificate(created.cert);
+  return {
+    deviceId: request.deviceId,
+    cert: created.cert,
+    key: created.key,
+    thumbprint: certificate.fingerprint.replace(/:/g, ''),
+    thumbprint256: certificate.fingerprint256.replace(/:/g, ''),
+  };
+}
+
+/** The emulator's CA certificate and key (loadOrCreateTlsMaterial made them), to issue device certificates with. */
+export async function readEmulatorCa(dataDir: string): Promise<{ cert: string; key: string }> {
+  const dir = join(dataDir, 'certs');
+  const [cert, key] = await Promise.all([
+    readFile(join(dir, 'ca.pem'), 'utf8'),
+    readFile(join(dir, 'ca-key.pem'), 'utf8'),
+  ]);
+  return { cert, key };
+}
+
+/** Where `--x509-device <id>` writes a device's certificate and key. */
+export function deviceCertificatePaths(dataDir: string, deviceId: string): { cert: string; key: string } {
+  const dir = join(dataDir, 'devices');
+  const file = encodeURIComponent(deviceId);
+  return { cert: join(dir, `${file}.pem`), key: join(dir, `${file}-key.pem`) };
+}
+
+/**
+ * Makes sure `<dataDir>/devices/<id>.pem` and `-key.pem` hold a current certificate from `ca` for the device
+ * (issued again when missing, about to expire, from another CA or not matching its key). The key is written
+ * first and private to the user.
+ */
+export async function ensureDeviceCertificateFiles(
+  dataDir: string,
+  deviceId: string,
+  ca: { readonly cert: string; readonly key: string },
+): Promise<{ cert: string; key: string }> {
+  const paths = deviceCertificatePaths(dataDir, deviceId);
+  const cert = await readOptional(paths.cert);
+  const key = await readOptional(paths.key);
+  if (cert && key && !expiresSoon(cert) && signedBy(cert, ca.cert) && keyMatches(cert, key)) return paths;
+  const issued = await issueDeviceCertificate({ deviceId, style: 'ca-signed' }, ca);
+  await writeFileAtomic(paths.key, issued.key, 0o600);
+  await writeFileAtomic(paths.cert, issued.cert, 0o644);
+  return paths;
+}

@@ -117,7 +117,7 @@ function printBanner(emulator: Emulator, createdDevices: readonly string[]): voi
   const lines = [
     `IoT Hub emulator "${info.hubName}" is running (Ctrl+C to stop).`,
     `  Devices (MQTT over TLS):  localhost:${info.mqttPort}`,
-    `  Service API (HTTPS):      https://localhost:${info.httpsPort}`,
+    `  Service API (HTTPS):      https://localhost:${info.httpsPort}  (also MQTT and AMQP over WebSockets at /$iothub/websocket)`,
     `  IoT Hub AMQP (TLS):       amqps://localhost:${info.iothubAmqpsPort}  (devices on AMQP; service C2D and feedback)`,
     `  Event Hub-compatible:     amqp://localhost:${info.amqpPort}` +
       (info.amqpsPort === undefined ? '' : `, amqps://localhost:${info.amqpsPort}`) +
@@ -142,6 +142,21 @@ function printBanner(emulator: Emulator, createdDevices: readonly string[]): voi
       `Device ${deviceId} (IOTHUB_DEVICE_CONNECTION_STRING):`,
       `  ${emulator.deviceConnectionString(deviceId)}`,
     );
+  }
+  // For SDKs of other languages, used as they are (docs/any-language.md).
+  lines.push(
+    '',
+    info.standardPorts
+      ? 'For any SDK, unmodified (standard ports):'
+      : 'For other SDKs, unmodified (with --standard-ports one HostName=localhost string works everywhere):',
+  );
+  for (const entry of info.sdkServiceConnectionStrings) {
+    lines.push(`  service, ${entry.worksWith}:`, `    ${entry.connectionString}`);
+  }
+  for (const deviceId of createdDevices) {
+    for (const entry of emulator.sdkDeviceConnectionStrings(deviceId)) {
+      lines.push(`  device ${deviceId}, ${entry.worksWith}:`, `    ${entry.connectionString}`);
+    }
   }
   console.log(lines.join('\n'));
 }

@@ -1,14 +1,32 @@
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { loadOrCreateTlsMaterial, type TlsMaterial } from './certificates';
+import {
+  ensureDeviceCertificateFiles,
+  issueDeviceCertificate,
+  loadOrCreateTlsMaterial,
+  readEmulatorCa,
+  type DeviceCertificate,
+  type DeviceCertificateRequest,
+  type TlsMaterial,
+} from './certificates';
 import { DEFAULT_CONSUMER_GROUPS, resolveEmulatorOptions, type EmulatorOptions } from './config/options';
 import { Dashboard, type DashboardOptions } from './dashboard/dashboard';
 import { IotHub } from './hub/hub';
+import { persistCertificateAuthorities, registerCaFiles } from './hub/auth/ca-file';
 import { consoleLogger, type Logger } from './log';
 import { EventHubEndpoint } from './transports/amqp/event-hub-endpoint';
 import { IotHubAmqpEndpoint } from './transports/amqp/iothub-endpoint';
 import { HttpsFront } from './transports/https/https-front';
 import { MqttFront } from './transports/mqtt/mqtt-front';
+import { WebSocketGateway } from './transports/websocket/websocket-gateway';
+import { explainListenError, type ListenTarget } from './config/listen-errors';
+import {
+  onStandardPorts,
+  sdkDeviceConnectionStrings,
+  sdkServiceConnectionStrings,
+  type SdkConnectionString,
+  type SdkEndpoints,
+} from './config/sdk-connection-strings';
 
 export type { EmulatorOptions } from './config/options';
 export { DEFAULT_CONSUMER_GROUPS, EMULATOR_DEFAULTS } from './config/options';
@@ -45,6 +63,12 @@ export interface EmulatorInfo {
   readonly eventHubConnectionString: string;
   /** `http://127.0.0.1:<port>/?token=<token>` (a new token each start); undefined when the dashboard is off. */
   readonly dashboardUrl: string | undefined;
+  /** The host the connection strings name as the gateway (`localhost`). */
+  readonly gatewayHost: string;
+  /** Whether HTTPS, MQTT and IoT Hub's AMQP listen on Azure's ports (443, 8883, 5671): `--standard-ports`. */
+  readonly standardPorts: boolean;
+  /** Service connection strings (iothubowner) that unmodified SDKs of any language take, and which ones. */
+  readonly sdkServiceConnectionStrings: readonly SdkConnectionString[];
 }
 
 interface Fronts {
@@ -97,6 +121,12 @@ export class Emulator {
       fsync: options.fsync,
       log,
     });
+    try {
+      await setUpX509(hub, dataDir, tls, options.caCertificates, options.x509Devices);
+    } catch (error) {
+      await hub.close();
+      throw error;
+    }
     const common = {
       host: options.bindAddress,
       tls,
@@ -131,6 +161,21 @@ export class Emulator {
         }),
       });
       started.push(iothubAmqp);
+      // MQTT and AMQP over WebSockets on the HTTPS port, as IoT Hub serves them on 443.
+      const webSockets = new WebSocketGateway({
+        mqtt: (stream, socket) => {
+          mqtt.acceptStream(stream, socket);
+        },
+        amqp: (stream, socket) => {
+          iothubAmqp.acceptStream(stream, socket);
+        },
+        log,
+      });
+      https.onUpgrade((request, socket, head) => {
+        webSockets.upgrade(request, socket, head);
+      });
+      // Tokens may also name the hub `localhost:<port>` for the ports it listens on (`HostName=localhost:<port>`).
+      hub.names.listeningOn([mqtt.port, https.port, iothubAmqp.tlsPort], options.gatewayHost);
       const ports = { mqtt: mqtt.port, amqp: iothubAmqp.tlsPort };
       const dashboard = options.dashboard
         ? await startDashboard(hub, options.dashboardPort, log, (deviceId, key, transport) =>
@@ -154,7 +199,7 @@ export class Emulator {
     } catch (error) {
       for (const part of started.reverse()) await part.close();
       await hub.close();
-      throw error;
+      throw explainListenError(error, options.bindAddress, listenTargets(options));
     }
   }
 
@@ -176,6 +221,31 @@ export class Emulator {
       serviceConnectionString: this.serviceConnectionString('iothubowner'),
       eventHubConnectionString: this.eventHubConnectionString('service'),
       dashboardUrl: fronts.dashboard?.url,
+      gatewayHost: this.gatewayHost,
+      standardPorts: onStandardPorts(this.sdkEndpoints),
+      sdkServiceConnectionStrings: sdkServiceConnectionStrings(this.sdkEndpoints, {
+        keyName: 'iothubowner',
+        key: this.policy('iothubowner').primaryKey,
+      }),
+    };
+  }
+
+  /**
+   * Connection strings of a device that unmodified SDKs of any language take as they are, and which ones:
+   * `HostName=localhost` on the standard ports (see docs/any-language.md).
+   */
+  sdkDeviceConnectionStrings(deviceId: string): SdkConnectionString[] {
+    const { primaryKey } = this.hub.registry.get(deviceId);
+    return sdkDeviceConnectionStrings(this.sdkEndpoints, deviceId, primaryKey);
+  }
+
+  private get sdkEndpoints(): SdkEndpoints {
+    return {
+      hubHostName: this.hub.hostName,
+      gatewayHost: this.gatewayHost,
+      httpsPort: this.fronts.https.port,
+      mqttPort: this.fronts.mqtt.port,
+      iothubAmqpsPort: this.fronts.iothubAmqp.tlsPort,
     };
   }
 
@@ -229,6 +299,15 @@ export class Emulator {
     await this.hub.ensureDevices(this.startDevices);
   }
 
+  /**
+   * Issues a device certificate for local use: `self-signed` (register its thumbprint on a `selfSigned` device)
+   * or `ca-signed` by the emulator's CA, which the hub trusts as `emulator-ca` (for a `certificateAuthority`
+   * device whose id is the certificate's CN).
+   */
+  async issueDeviceCertificate(request: DeviceCertificateRequest): Promise<DeviceCertificate> {
+    return issueDeviceCertificate(request, await readEmulatorCa(this.dataDir));
+  }
+
   async stats(): Promise<EmulatorStats> {
     const mqtt = await this.fronts.mqtt.stats();
     return {
@@ -264,8 +343,61 @@ function deviceConnectionString(
   key: DeviceKeyName,
 ): string {
   const device = hub.registry.get(deviceId);
+  // An X.509 device has no key: the SDK takes its certificate through `setOptions({ cert, key })`.
+  if ((device.authType ?? 'sas') !== 'sas') {
+    return `HostName=${hub.hostName};DeviceId=${deviceId};x509=true;GatewayHostName=${gatewayHost}:${ports[transport]}`;
+  }
   const sharedAccessKey = key === 'secondary' ? device.secondaryKey : device.primaryKey;
   return `HostName=${hub.hostName};DeviceId=${deviceId};SharedAccessKey=${sharedAccessKey};GatewayHostName=${gatewayHost}:${ports[transport]}`;
+}
+
+/**
+ * X.509 at start: the registered CAs loaded (and kept on disk), the emulator's own CA trusted as `emulator-ca`, the
+ * `--ca-certificate` files registered, and each `--x509-device` created as a `certificateAuthority` device with
+ * its certificate written to `<dataDir>/devices/`.
+ */
+async function setUpX509(
+  hub: IotHub,
+  dataDir: string,
+  tls: TlsMaterial,
+  caFiles: readonly string[],
+  x509Devices: readonly string[],
+): Promise<void> {
+  const authorities = hub.registry.certificateAuthorities;
+  await persistCertificateAuthorities(authorities, dataDir);
+  authorities.trustBuiltIn(EMULATOR_CA_NAME, tls.ca);
+  await registerCaFiles(authorities, caFiles);
+  if (x509Devices.length === 0) return;
+  const ca = await readEmulatorCa(dataDir);
+  for (const deviceId of x509Devices) {
+    if (!hub.registry.find(deviceId)) {
+      hub.registry.put(deviceId, { authentication: { type: 'certificateAuthority' } });
+    }
+    await ensureDeviceCertificateFiles(dataDir, deviceId, ca);
+  }
+  await hub.saveRegistry();
+}
+
+/** The name under which the emulator's own CA is trusted for X.509 devices. */
+export const EMULATOR_CA_NAME = 'emulator-ca';
+
+/** The ports a start may fail to get, named as the listen error's message names them. */
+function listenTargets(options: {
+  readonly httpsPort: number;
+  readonly mqttPort: number;
+  readonly iothubAmqpsPort: number;
+  readonly amqpPort: number;
+  readonly amqpsPort?: number | undefined;
+}): ListenTarget[] {
+  return [
+    { port: options.httpsPort, what: 'HTTPS: REST and WebSockets', flag: '--https-port' },
+    { port: options.mqttPort, what: 'MQTT over TLS', flag: '--mqtt-port' },
+    { port: options.iothubAmqpsPort, what: "IoT Hub's AMQP over TLS", flag: '--iothub-amqps-port' },
+    { port: options.amqpPort, what: 'Event Hub-compatible AMQP', flag: '--amqp-port' },
+    ...(options.amqpsPort === undefined
+      ? []
+      : [{ port: options.amqpsPort, what: 'Event Hub-compatible AMQP over TLS', flag: '--amqps-port' }]),
+  ].filter((target) => target.port > 0);
 }
 
 /** The dashboard, with a message that says what to do when its port is taken. */

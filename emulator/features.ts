@@ -34,7 +34,7 @@ export const FEATURES: readonly FeatureRow[] = [
     side: 'device',
     feature: 'X.509 authentication (self-signed thumbprints, CA-signed)',
     support: all('yes'),
-    note: 'CA certificates are registered with the emulator (`--ca-cert`, REST), not through ARM',
+    note: 'CA certificates are registered with the emulator (`--ca-certificate`, `PUT /certificates/{name}`), not through ARM; modules: SAS only',
   },
   {
     side: 'device',

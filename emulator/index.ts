@@ -6,6 +6,13 @@ export { startEmulator, type RunningEmulator, type StartEmulatorOptions } from '
 export type { DeviceTransport, EmulatorInfo, EmulatorStats } from './emulator';
 export { EMULATOR_DEFAULTS } from './config/options';
 export { createSasToken } from './hub/auth/sas';
-export { loadOrCreateTlsMaterial, type TlsMaterial } from './certificates';
+export {
+  loadOrCreateTlsMaterial,
+  type DeviceCertificate,
+  type DeviceCertificateRequest,
+  type DeviceCertificateStyle,
+  type TlsMaterial,
+} from './certificates';
+export type { SdkConnectionString } from './config/sdk-connection-strings';
 export type { EmulatorSettings } from './settings-file';
 export { readEmulatorSettings } from './testing/test-environment';

@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readInteger, readPort, splitList, UsageError } from '../../devkit/cli';
 import { DEVICE_ID_RULE, isValidDeviceId, isValidHubName } from '../hub/identifiers';
 import type { Logger } from '../log';
+import { STANDARD_PORTS } from './sdk-connection-strings';
 
 /** How to start an emulator; every value is optional and falls back to the table's default. */
 export interface EmulatorOptions {
@@ -19,6 +20,15 @@ export interface EmulatorOptions {
   readonly devices?: readonly string[];
   /** Wipe the data directory first. */
   readonly reset?: boolean;
+  /**
+   * Azure's ports, which the SDKs dial when a connection string names none: HTTPS (REST and WebSockets) on 443,
+   * MQTT on 8883, IoT Hub's AMQP on 5671. Overrides httpsPort, mqttPort and iothubAmqpsPort.
+   */
+  readonly standardPorts?: boolean;
+  /** CA certificate files (PEM) to register at start, for `certificateAuthority` X.509 devices. */
+  readonly caCertificates?: readonly string[];
+  /** X.509 devices to create at start, with a certificate from the emulator's CA in `<dataDir>/devices/`. */
+  readonly x509Devices?: readonly string[];
   /** IoT Hub's own AMQP endpoint (devices and services), AMQP over TLS (0 picks a free port). */
   readonly iothubAmqpsPort?: number;
   /** Plain AMQP port of the Event Hub-compatible endpoint (0 picks a free port). */
@@ -249,13 +259,49 @@ export const EMULATOR_OPTIONS: readonly OptionSpec[] = [
     help: 'create this device at start (kept if it exists); repeat or separate with commas',
   },
   {
+    key: 'x509Devices',
+    flag: '--x509-device',
+    env: 'IOTHUB_EMULATOR_X509_DEVICES',
+    kind: 'list',
+    placeholder: '<id>',
+    defaultValue: [],
+    rule: { text: DEVICE_ID_RULE, test: isValidDeviceId },
+    help: "create this X.509 (CA) device at start, its certificate from the emulator's CA in <data-dir>/devices/",
+  },
+  {
+    key: 'caCertificates',
+    flag: '--ca-certificate',
+    env: 'IOTHUB_EMULATOR_CA_CERTIFICATES',
+    kind: 'list',
+    placeholder: '<file>',
+    defaultValue: [],
+    rule: { text: 'a PEM file path', test: (value) => value.trim() !== '' },
+    help: 'register this CA certificate (PEM) for X.509 devices, named after the file; emulator-only (ARM in Azure)',
+  },
+  {
     key: 'reset',
     flag: '--reset',
     kind: 'switch',
     defaultValue: false,
     help: 'wipe the data directory first (registry, keys, certificates, telemetry)',
   },
+  {
+    key: 'standardPorts',
+    flag: '--standard-ports',
+    kind: 'switch',
+    defaultValue: false,
+    help:
+      "Azure's ports, so that connection strings with HostName=localhost work in every SDK unmodified: HTTPS " +
+      '(REST, WebSockets) 443, MQTT 8883, AMQP 5671; overrides the three port options; 443 needs a privilege',
+  },
 ];
+
+/** What `--standard-ports` sets. */
+const STANDARD_PORT_OPTIONS = {
+  httpsPort: STANDARD_PORTS.https,
+  mqttPort: STANDARD_PORTS.mqtt,
+  iothubAmqpsPort: STANDARD_PORTS.iothubAmqps,
+} satisfies EmulatorOptions;
 
 /** Consumer groups besides `$Default` that every emulator has, as `azd up` creates them in Azure. */
 export const DEFAULT_CONSUMER_GROUPS: readonly string[] = ['functions'];
@@ -319,6 +365,7 @@ export function resolveEmulatorOptions(options: EmulatorOptions): ResolvedEmulat
     }
     checkValue(spec, value, spec.key);
   }
+  if (resolved.standardPorts === true) Object.assign(resolved, STANDARD_PORT_OPTIONS);
   return resolved as ResolvedEmulatorOptions;
 }
 

@@ -9,6 +9,7 @@ import {
   type DeviceSession,
 } from './auth/device-auth';
 import { verifyEventHubToken, type VerifiedToken } from './auth/event-hub-auth';
+import { HubNames } from './auth/hub-names';
 import { authenticateServiceRequest, authorizeServiceCaller, type ServiceCaller } from './auth/service-auth';
 import {
   CloudToDeviceQueues,
@@ -104,6 +105,7 @@ export class IotHub {
   /** Jobs v2: scheduled direct methods and twin updates over many devices. */
   readonly jobs: JobService;
   private readonly sweepTimer: NodeJS.Timeout;
+  private hubNames: HubNames | undefined;
 
   private constructor(
     readonly hubName: string,
@@ -271,6 +273,12 @@ export class IotHub {
     return `${this.hubName}.azure-devices.net`;
   }
 
+  /** Every name the hub answers to in tokens and MQTT user names: its host name, and local names once listening. */
+  get names(): HubNames {
+    this.hubNames ??= new HubNames(this.hostName);
+    return this.hubNames;
+  }
+
   policy(keyName: string): SharedAccessPolicy | undefined {
     return this.policies.find((policy) => policy.keyName === keyName);
   }
@@ -373,6 +381,7 @@ export class IotHub {
   private get authContext() {
     return {
       hostName: this.hostName,
+      names: this.names,
       registry: this.registry,
       modules: this.modules,
       policy: (name: string) => this.policy(name),

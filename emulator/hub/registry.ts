@@ -1,8 +1,16 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { CertificateAuthorities } from './auth/ca-store';
+import {
+  readAuthentication,
+  readSymmetricKeys,
+  type AuthenticationDescription,
+  type AuthenticationType,
+  type IdentityAuthentication,
+} from './auth/identity-authentication';
 import { hubErrors } from './errors';
 import { DEVICE_ID_RULE, isValidDeviceId } from './identifiers';
-import { generateKey, isValidKey } from './keys';
+import { generateKey } from './keys';
 
 export type DeviceStatus = 'enabled' | 'disabled';
 
@@ -14,9 +22,18 @@ export interface DeviceRecord {
   status: DeviceStatus;
   statusReason: string | null;
   statusUpdatedTime: string;
+  /** Empty for an X.509 device (it has no keys). */
   primaryKey: string;
   secondaryKey: string;
+  /** Absent in records written before X.509 devices existed: `sas` then. */
+  authType?: AuthenticationType;
+  /** A `selfSigned` device's thumbprints (SHA-1 or SHA-256 hex, as registered). */
+  primaryThumbprint?: string | null;
+  secondaryThumbprint?: string | null;
   iotEdge: boolean;
+  /** An IoT Edge device's own scope, or the scope of a child device's parent; kept as given otherwise. */
+  deviceScope?: string;
+  parentScopes?: string[];
 }
 
 /** A device as IoT Hub's REST API returns it. */
@@ -31,12 +48,11 @@ export interface DeviceDescription {
   statusUpdatedTime: string;
   lastActivityTime: string;
   cloudToDeviceMessageCount: number;
-  authentication: {
-    symmetricKey: { primaryKey: string; secondaryKey: string };
-    x509Thumbprint: { primaryThumbprint: null; secondaryThumbprint: null };
-    type: 'sas';
-  };
+  authentication: AuthenticationDescription;
   capabilities: { iotEdge: boolean };
+  /** `ms-azure-iot-edge://<deviceId>-<generationId>` for an IoT Edge device; its parent's for a child device. */
+  deviceScope?: string;
+  parentScopes: string[];
 }
 
 /** The subset of a REST device body the registry reads on create and update. */
@@ -46,23 +62,31 @@ export interface DeviceUpdate {
   statusReason?: unknown;
   authentication?: unknown;
   capabilities?: unknown;
+  deviceScope?: unknown;
+  parentScopes?: unknown;
 }
 
 interface RegistryEvents {
-  /** The device can no longer connect (disabled, deleted, or keys changed): drop its connection. */
+  /** The device can no longer connect (disabled, deleted, or credentials changed): drop its connection. */
   revoked: [deviceId: string];
   changed: [];
 }
 
 const EPOCH = new Date(0).toISOString();
 
-/** The identity registry: device identities, their keys and status. Connection state is supplied by the MQTT front. */
+/**
+ * The identity registry: device identities, their credentials (SAS keys or X.509 thumbprints or CA) and status,
+ * and the CA certificates X.509 devices chain to. Connection state is supplied by the transports.
+ */
 export class DeviceRegistry extends EventEmitter<RegistryEvents> {
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly connectionStates = new Map<
     string,
     { connected: boolean; since: string; lastActivity: string }
   >();
+
+  /** The CA certificates `certificateAuthority` devices chain to (IoT Hub's certificate resources). */
+  readonly certificateAuthorities = new CertificateAuthorities();
 
   /** Messages pending for a device (set by the hub, which keeps the cloud-to-device queues). */
   describeMessageCount: (deviceId: string) => number = () => 0;
@@ -113,27 +137,39 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
     if (existing && ifMatch !== undefined) this.checkEtag(existing, ifMatch);
 
     const status = readStatus(body.status) ?? existing?.status ?? 'enabled';
-    const keys = readKeys(body.authentication);
+    const authentication = readAuthentication(body.authentication) ?? currentAuthentication(existing);
+    const iotEdge = readIotEdge(body.capabilities) ?? existing?.iotEdge ?? false;
+    const parentScopes = readParentScopes(body.parentScopes) ?? existing?.parentScopes ?? [];
     const now = new Date().toISOString();
+    const id = existing?.generationId ?? generationId();
+    const keys =
+      authentication.type === 'sas'
+        ? {
+            primaryKey: authentication.primaryKey || existing?.primaryKey || generateKey(),
+            secondaryKey: authentication.secondaryKey || existing?.secondaryKey || generateKey(),
+          }
+        : { primaryKey: '', secondaryKey: '' };
+    const deviceScope = iotEdge
+      ? edgeDeviceScope(deviceId, id)
+      : (readDeviceScope(body.deviceScope) ?? nonEdgeScope(existing));
     const record: DeviceRecord = {
       deviceId,
-      generationId: existing?.generationId ?? generationId(),
+      generationId: id,
       version: (existing?.version ?? 0) + 1,
       status,
       statusReason:
         typeof body.statusReason === 'string' ? body.statusReason : (existing?.statusReason ?? null),
       statusUpdatedTime: existing && existing.status === status ? existing.statusUpdatedTime : now,
-      primaryKey: keys.primaryKey || existing?.primaryKey || generateKey(),
-      secondaryKey: keys.secondaryKey || existing?.secondaryKey || generateKey(),
-      iotEdge: readIotEdge(body.capabilities) ?? existing?.iotEdge ?? false,
+      ...keys,
+      authType: authentication.type,
+      primaryThumbprint: authentication.type === 'selfSigned' ? authentication.primaryThumbprint : null,
+      secondaryThumbprint: authentication.type === 'selfSigned' ? authentication.secondaryThumbprint : null,
+      iotEdge,
+      ...(deviceScope === undefined ? {} : { deviceScope }),
+      parentScopes,
     };
     this.devices.set(deviceId, record);
-    if (
-      existing &&
-      (status === 'disabled' ||
-        existing.primaryKey !== record.primaryKey ||
-        existing.secondaryKey !== record.secondaryKey)
-    ) {
+    if (existing && (status === 'disabled' || credentialsChanged(existing, record))) {
       this.emit('revoked', deviceId);
     }
     this.emit('changed');
@@ -172,12 +208,10 @@ export class DeviceRegistry extends EventEmitter<RegistryEvents> {
       statusUpdatedTime: record.statusUpdatedTime,
       lastActivityTime: connection?.lastActivity ?? EPOCH,
       cloudToDeviceMessageCount: this.describeMessageCount(record.deviceId),
-      authentication: {
-        symmetricKey: { primaryKey: record.primaryKey, secondaryKey: record.secondaryKey },
-        x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null },
-        type: 'sas',
-      },
+      authentication: describeAuthentication(record),
       capabilities: { iotEdge: record.iotEdge },
+      ...(record.deviceScope === undefined ? {} : { deviceScope: record.deviceScope }),
+      parentScopes: record.parentScopes ?? [],
     };
   }
 
@@ -223,7 +257,10 @@ function readIotEdge(value: unknown): boolean | undefined {
   return typeof iotEdge === 'boolean' ? iotEdge : undefined;
 }
 
-/** The symmetric keys of a REST identity body: both, or neither (empty strings) so that the hub generates them. */
+/**
+ * The symmetric keys of a module's REST body: both, or neither (empty strings) so that the hub generates them.
+ * Modules authenticate with SAS only in the emulator.
+ */
 export function readKeys(authentication: unknown): { primaryKey: string; secondaryKey: string } {
   if (authentication === undefined || authentication === null) return { primaryKey: '', secondaryKey: '' };
   if (typeof authentication !== 'object')
@@ -231,25 +268,82 @@ export function readKeys(authentication: unknown): { primaryKey: string; seconda
   const { type, symmetricKey } = authentication as { type?: unknown; symmetricKey?: unknown };
   if (type !== undefined && type !== null && type !== 'sas') {
     throw hubErrors.argumentInvalid(
-      `Authentication type ${JSON.stringify(type)} is not supported by the emulator; use "sas".`,
+      `Authentication type ${JSON.stringify(type)} is not supported by the emulator for modules; use "sas".`,
     );
   }
-  if (symmetricKey === undefined || symmetricKey === null) return { primaryKey: '', secondaryKey: '' };
-  const { primaryKey, secondaryKey } = symmetricKey as { primaryKey?: unknown; secondaryKey?: unknown };
-  const keys = {
-    primaryKey: readKey(primaryKey, 'primaryKey'),
-    secondaryKey: readKey(secondaryKey, 'secondaryKey'),
-  };
-  if ((keys.primaryKey === '') !== (keys.secondaryKey === '')) {
-    throw hubErrors.argumentInvalid('Give both symmetric keys, or neither so that the hub generates them.');
-  }
-  return keys;
+  return readSymmetricKeys(symmetricKey);
 }
 
-function readKey(value: unknown, name: string): string {
-  if (value === undefined || value === null || value === '') return '';
-  if (typeof value !== 'string' || !isValidKey(value)) {
-    throw hubErrors.argumentInvalid(`${name} must be a base64-encoded key of 16 to 64 bytes.`);
+/** How a device authenticates (records written before X.509 existed are SAS devices). */
+export function authenticationTypeOf(record: DeviceRecord): AuthenticationType {
+  return record.authType ?? 'sas';
+}
+
+function describeAuthentication(record: DeviceRecord): AuthenticationDescription {
+  const type = authenticationTypeOf(record);
+  return {
+    symmetricKey:
+      type === 'sas'
+        ? { primaryKey: record.primaryKey, secondaryKey: record.secondaryKey }
+        : { primaryKey: null, secondaryKey: null },
+    x509Thumbprint: {
+      primaryThumbprint: type === 'selfSigned' ? (record.primaryThumbprint ?? null) : null,
+      secondaryThumbprint: type === 'selfSigned' ? (record.secondaryThumbprint ?? null) : null,
+    },
+    type,
+  };
+}
+
+/** What an update without `authentication` keeps: the current credentials (keys kept by the caller). */
+function currentAuthentication(existing: DeviceRecord | undefined): IdentityAuthentication {
+  const type = existing ? authenticationTypeOf(existing) : 'sas';
+  if (type === 'selfSigned' && existing?.primaryThumbprint) {
+    return {
+      type,
+      primaryThumbprint: existing.primaryThumbprint,
+      secondaryThumbprint: existing.secondaryThumbprint ?? null,
+    };
+  }
+  if (type === 'certificateAuthority') return { type };
+  return { type: 'sas', primaryKey: '', secondaryKey: '' };
+}
+
+/** Whether connections that authenticated with `before`'s credentials must be dropped. */
+function credentialsChanged(before: DeviceRecord, after: DeviceRecord): boolean {
+  return (
+    before.primaryKey !== after.primaryKey ||
+    before.secondaryKey !== after.secondaryKey ||
+    authenticationTypeOf(before) !== authenticationTypeOf(after) ||
+    (before.primaryThumbprint ?? null) !== (after.primaryThumbprint ?? null) ||
+    (before.secondaryThumbprint ?? null) !== (after.secondaryThumbprint ?? null)
+  );
+}
+
+/** IoT Hub's scope of an IoT Edge device: `ms-azure-iot-edge://<deviceId>-<generationId>`. */
+export function edgeDeviceScope(deviceId: string, generation: string): string {
+  return `ms-azure-iot-edge://${deviceId}-${generation}`;
+}
+
+/** A device that stops being an IoT Edge device loses its own scope; a child's parent scope is kept. */
+function nonEdgeScope(existing: DeviceRecord | undefined): string | undefined {
+  if (!existing?.deviceScope) return undefined;
+  return existing.iotEdge ? undefined : existing.deviceScope;
+}
+
+function readDeviceScope(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > 1024) {
+    throw hubErrors.argumentInvalid(
+      'deviceScope must be a string (the scope of the parent IoT Edge device).',
+    );
   }
   return value;
+}
+
+function readParentScopes(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((scope) => typeof scope !== 'string' || scope.length > 1024)) {
+    throw hubErrors.argumentInvalid('parentScopes must be an array of IoT Edge device scopes.');
+  }
+  return value as string[];
 }

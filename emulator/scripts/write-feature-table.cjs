@@ -1,5 +1,6 @@
 // Writes the feature x transport table of emulator/features.ts into README.md, between the `features` markers
 // (`npm run readme --workspace iothub-emulator`, after a build). A unit test fails when the two disagree.
+/* global __dirname */
 const fs = require('node:fs');
 const path = require('node:path');
 

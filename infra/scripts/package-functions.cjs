@@ -40,15 +40,6 @@ const KEPT_PACKAGE_FIELDS = [
 
 class PackageError extends Error {}
 
-function npm(args, cwd) {
-  return spawnSync('npm', args, {
-    cwd,
-    encoding: 'utf8',
-    shell: process.platform === 'win32',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-}
-
 /**
  * Paths (relative to root, e.g. node_modules/@azure/functions) of the installed packages that the production
  * dependencies need, resolved from package-lock.json as Node resolves a require (the requiring package's own

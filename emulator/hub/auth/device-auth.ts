@@ -3,7 +3,7 @@ import { hasRight } from '../policies';
 import type { ModuleRecord, ModuleRegistry } from '../modules/module-registry';
 import type { DeviceRecord, DeviceRegistry } from '../registry';
 import { parseSasToken, verifySasToken } from './sas';
-import { parseTokenScope, tokenGrants } from './token-scope';
+import { parseTokenScope, tokenGrants, type HubHost } from './token-scope';
 
 /** What an authenticated device connection rests on: the device record checked and when its token expires. */
 export interface DeviceSession {
@@ -24,6 +24,8 @@ export type DeviceAuthResult =
 
 export interface DeviceAuthContext {
   readonly hostName: string;
+  /** Every name the hub answers to in a token's `sr` (defaults to `hostName` alone). */
+  readonly names?: HubHost;
   readonly registry: DeviceRegistry;
   readonly modules: ModuleRegistry;
   readonly policy: (keyName: string) => SharedAccessPolicy | undefined;
@@ -70,14 +72,19 @@ export function authenticateDevice(
       return notAuthorized(`policy "${token.keyName}" does not grant DeviceConnect`);
     }
     // A policy token acts for every device its sr covers: the hub, all devices, or this one.
-    if (!tokenGrants(scope, context.hostName, deviceResource)) {
+    if (!tokenGrants(scope, context.names ?? context.hostName, deviceResource)) {
       return notAuthorized('token resource (sr) does not cover this device');
     }
     keys = [policy.primaryKey, policy.secondaryKey];
   } else {
     // A device key signs for its own device only: sr must name exactly this hub and device.
-    const exact = scope.segments.length === 2 && tokenGrants(scope, context.hostName, deviceResource);
+    const exact =
+      scope.segments.length === 2 && tokenGrants(scope, context.names ?? context.hostName, deviceResource);
     if (!exact) return notAuthorized('token resource (sr) names another hub or device');
+    // An X.509 device has no keys (they are empty): no device token can be right for it.
+    if ((device.authType ?? 'sas') !== 'sas') {
+      return notAuthorized('device authenticates with X.509 certificates');
+    }
     keys = [device.primaryKey, device.secondaryKey];
   }
   const failure = verifySasToken(token, keys, nowMs);
@@ -116,12 +123,13 @@ export function authenticateModule(
     if (!policy || !hasRight(policy, 'DeviceConnect')) {
       return notAuthorized(`policy "${token.keyName}" does not grant DeviceConnect`);
     }
-    if (!tokenGrants(scope, context.hostName, moduleResource)) {
+    if (!tokenGrants(scope, context.names ?? context.hostName, moduleResource)) {
       return notAuthorized('token resource (sr) does not cover this module');
     }
     keys = [policy.primaryKey, policy.secondaryKey];
   } else {
-    const exact = scope.segments.length === 4 && tokenGrants(scope, context.hostName, moduleResource);
+    const exact =
+      scope.segments.length === 4 && tokenGrants(scope, context.names ?? context.hostName, moduleResource);
     if (!exact) return notAuthorized('token resource (sr) names another hub, device or module');
     keys = [module.primaryKey, module.secondaryKey];
   }

@@ -1,10 +1,12 @@
 import { hubErrors } from '../errors';
 import { hasRight, type Right, type SharedAccessPolicy } from '../policies';
 import { parseSasToken, verifySasToken } from './sas';
-import { parseTokenScope, scopeCovers } from './token-scope';
+import { namesHub, parseTokenScope, scopeCovers, type HubHost } from './token-scope';
 
 export interface ServiceAuthContext {
   readonly hostName: string;
+  /** Every name the hub answers to in a token's `sr` (defaults to `hostName` alone). */
+  readonly names?: HubHost;
   readonly policy: (keyName: string) => SharedAccessPolicy | undefined;
 }
 
@@ -40,7 +42,7 @@ export function authenticateServiceRequest(
     );
   }
   const scope = parseTokenScope(token.resource);
-  if (scope.host !== context.hostName.toLowerCase()) {
+  if (!namesHub(context.names ?? context.hostName, scope.host)) {
     throw hubErrors.unauthorized(`The token's resource (sr) is not this hub (${context.hostName}).`);
   }
   const policy = context.policy(token.keyName);

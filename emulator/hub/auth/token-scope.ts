@@ -29,7 +29,18 @@ export function scopeCovers(granted: readonly string[], wanted: readonly string[
   );
 }
 
-/** Whether a token with this scope may act on `wanted` (path segments) of the hub named `hostName`. */
-export function tokenGrants(scope: TokenScope, hostName: string, wanted: readonly string[]): boolean {
-  return scope.host === hostName.toLowerCase() && scopeCovers(scope.segments, wanted);
+/**
+ * The hub a token must name: its one host name, or every name it answers to (`HubNames`: the Azure host name,
+ * `localhost`, `localhost:<port>`, ...).
+ */
+export type HubHost = string | { includes(host: string): boolean };
+
+/** Whether `host` (a token's, lower-cased) names the hub. */
+export function namesHub(hub: HubHost, host: string): boolean {
+  return typeof hub === 'string' ? host === hub.toLowerCase() : hub.includes(host);
+}
+
+/** Whether a token with this scope may act on `wanted` (path segments) of the hub `hub` names. */
+export function tokenGrants(scope: TokenScope, hub: HubHost, wanted: readonly string[]): boolean {
+  return namesHub(hub, scope.host) && scopeCovers(scope.segments, wanted);
 }

@@ -19,6 +19,12 @@ export const C2D_LIMITS = {
   maxDeliveryCount: 10,
   /** How long a delivered message waits for complete, reject or abandon before it returns to the queue. */
   lockMs: 60_000,
+  /**
+   * The lock an HTTPS poll may ask for (`IotHub-MessageLockTimeout`, seconds). IoT Hub documents no range; the
+   * emulator takes 1 s to 5 min.
+   */
+  minLockMs: 1_000,
+  maxLockMs: 300_000,
 } as const;
 
 /** A message the service sends, as a transport received it. */
@@ -49,6 +55,11 @@ export interface CloudToDeviceMessage {
   readonly body: Buffer;
   readonly enqueuedTimeMs: number;
   readonly expiryTimeMs: number;
+  /**
+   * The queue's sequence number (`iothub-sequencenumber` over HTTPS), increasing in enqueue order; set by the
+   * queues for every message they hold.
+   */
+  readonly sequenceNumber?: number;
   /** How many times the message was handed to the device. */
   deliveryCount: number;
   /** Set while delivered: the token that settles it, and until when. */
@@ -70,7 +81,7 @@ interface QueuesEvents {
   changed: [];
 }
 
-/** The persisted form of a message: the body as base64. */
+/** The persisted form of a message: the body as base64 (no sequence number in files written before HTTPS). */
 export interface StoredCloudToDeviceMessage extends Omit<CloudToDeviceMessage, 'body'> {
   readonly body: string;
 }
@@ -83,13 +94,18 @@ export interface StoredCloudToDeviceMessage extends Omit<CloudToDeviceMessage, '
  */
 export class CloudToDeviceQueues extends EventEmitter<QueuesEvents> {
   private readonly queues = new Map<string, CloudToDeviceMessage[]>();
+  private nextSequenceNumber = 1;
 
   constructor(stored: readonly StoredCloudToDeviceMessage[] = []) {
     super();
     for (const message of stored) {
+      this.nextSequenceNumber = Math.max(this.nextSequenceNumber, (message.sequenceNumber ?? 0) + 1);
+    }
+    for (const message of stored) {
       // A lock does not survive a restart: the message is delivered again, as after a lost connection.
       this.queueOf(message.deviceId).push({
         ...message,
+        sequenceNumber: message.sequenceNumber ?? this.nextSequenceNumber++,
         body: Buffer.from(message.body, 'base64'),
         lockToken: undefined,
         lockedUntilMs: undefined,
@@ -137,6 +153,7 @@ export class CloudToDeviceQueues extends EventEmitter<QueuesEvents> {
       body: input.body,
       enqueuedTimeMs: nowMs,
       expiryTimeMs: nowMs + Math.min(Math.max(ttl, 0), C2D_LIMITS.maxTtlMs),
+      sequenceNumber: this.nextSequenceNumber++,
       deliveryCount: 0,
       lockToken: undefined,
       lockedUntilMs: undefined,
@@ -148,10 +165,15 @@ export class CloudToDeviceQueues extends EventEmitter<QueuesEvents> {
   }
 
   /**
-   * The next message to deliver, locked under a fresh token; undefined when there is none. A message delivered
-   * more than the maximum count is dead-lettered instead (DeliveryCountExceeded).
+   * The next message to deliver, locked under a fresh token for `lockMs` (a minute unless an HTTPS poll asks for
+   * another lock timeout); undefined when there is none. A message delivered more than the maximum count is
+   * dead-lettered instead (DeliveryCountExceeded).
    */
-  receive(deviceId: string, nowMs = Date.now()): CloudToDeviceMessage | undefined {
+  receive(
+    deviceId: string,
+    nowMs = Date.now(),
+    lockMs: number = C2D_LIMITS.lockMs,
+  ): CloudToDeviceMessage | undefined {
     this.expire(deviceId, nowMs);
     for (const message of [...(this.queues.get(deviceId) ?? [])]) {
       if (message.lockToken !== undefined) continue;
@@ -161,7 +183,7 @@ export class CloudToDeviceQueues extends EventEmitter<QueuesEvents> {
       }
       message.deliveryCount++;
       message.lockToken = randomUUID();
-      message.lockedUntilMs = nowMs + C2D_LIMITS.lockMs;
+      message.lockedUntilMs = nowMs + lockMs;
       this.emit('changed');
       return message;
     }

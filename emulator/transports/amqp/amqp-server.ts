@@ -87,6 +87,9 @@ export class AmqpServer {
             key: options.tls.key,
             cert: options.tls.cert,
             minVersion: 'TLSv1.2',
+            // Asked, not required: X.509 devices present one, SAS clients on the same port do not.
+            requestCert: true,
+            rejectUnauthorized: false,
             handshakeTimeout: options.pendingLimits.timeoutMs + TLS_HANDSHAKE_GRACE_MS,
           },
           accept,
@@ -113,7 +116,15 @@ export class AmqpServer {
     await Promise.all([this.plainServer?.close(), this.tlsServer?.close()]);
   }
 
-  private accept(socket: PeerSocket): void {
+  /**
+   * A connection already open over `tlsSocket` that arrived another way (AMQP over WebSocket on the HTTPS port):
+   * counted against the same pending limits, framed, guarded and authenticated as the TLS listener's.
+   */
+  acceptStream(stream: PeerSocket, tlsSocket: TLSSocket): void {
+    if (this.pending.admit(stream)) this.accept(stream, tlsSocket);
+  }
+
+  private accept(socket: PeerSocket, tlsSocket?: TLSSocket): void {
     const connection = this.container.create_connection({
       // rhea types these options for dialling out; a server connection needs none of host, port or transport.
       port: 0,
@@ -126,7 +137,8 @@ export class AmqpServer {
       this.closeForViolation(connection, stream, violation);
     });
     const stream = new InspectedStream(socket, guard);
-    if (socket instanceof TLSSocket) rememberTlsOrigin(stream, socket);
+    const origin = tlsSocket ?? (socket instanceof TLSSocket ? socket : undefined);
+    if (origin) rememberTlsOrigin(stream, origin);
     this.streams.set(connection, stream);
     // `accept` is how rhea serves a socket it did not create (container.listen and websocket_accept use it); its
     // typings leave it out.

@@ -34,7 +34,7 @@ export type IotHubClaim =
 export function verifyIotHubClaim(hub: IotHub, audienceText: string, token: string): IotHubClaim {
   const audience = safeDecode(audienceText);
   const scope = parseTokenScope(audience);
-  if (scope.host !== hub.hostName.toLowerCase()) {
+  if (!hub.names.includes(scope.host)) {
     throw hubErrors.unauthorized(
       `The audience "${audience.slice(0, 200)}" is not this hub (${hub.hostName}).`,
     );

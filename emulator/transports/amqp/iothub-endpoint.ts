@@ -1,9 +1,14 @@
 import type { Connection, EventContext, Receiver, Sender } from 'rhea';
 import type { TlsMaterial } from '../../certificates';
+import type { DeviceSession } from '../../hub/auth/device-auth';
+import { authenticateDeviceCertificate, presentedCertificateOf } from '../../hub/auth/x509-auth';
 import { HubError } from '../../hub/errors';
 import type { IotHub } from '../../hub/hub';
 import type { Logger } from '../../log';
+import type { TLSSocket } from 'node:tls';
+import type { PeerSocket } from '../shared/inspected-stream';
 import type { PendingConnectionLimits } from '../shared/pending-connections';
+import { tlsOriginOf } from '../shared/tls-origin';
 import { AmqpDeviceConnection, type DeviceLinkRole } from './amqp-device-connection';
 import { AmqpServer } from './amqp-server';
 import type { LinkRefusal } from './consumer-registry';
@@ -86,6 +91,11 @@ export class IotHubAmqpEndpoint {
 
   get tlsPort(): number {
     return this.server.tlsPort ?? 0;
+  }
+
+  /** An AMQP connection from the HTTPS port's `/$iothub/websocket` (subprotocol AMQPWSB10), over `tlsSocket`. */
+  acceptStream(stream: PeerSocket, tlsSocket: TLSSocket): void {
+    this.server.acceptStream(stream, tlsSocket);
   }
 
   async close(): Promise<void> {
@@ -209,7 +219,8 @@ export class IotHubAmqpEndpoint {
     connection: Connection,
   ): void {
     const { hub } = this.options;
-    const session = this.claims.deviceSession(hub, connection, deviceId);
+    const session =
+      this.claims.deviceSession(hub, connection, deviceId) ?? this.certificateSession(connection, deviceId);
     if (!session) {
       this.refuse(link, {
         condition: UNAUTHORIZED,
@@ -232,6 +243,24 @@ export class IotHubAmqpEndpoint {
     // Ready once both links of the method pair are attached (the SDK attaches its sender first).
     const methodLink = role === 'method-requests' || role === 'method-responses';
     if (methodLink && device.acceptsMethods()) hub.connections.methodsReady(device);
+  }
+
+  /**
+   * An X.509 device's session, from the client certificate of the connection's TLS handshake: the device SDK opens
+   * such a connection without SASL and puts no token on `$cbs`, so its first link names the identity to check.
+   */
+  private certificateSession(connection: Connection, deviceId: string): DeviceSession | undefined {
+    const { hub, log } = this.options;
+    // rhea keeps the stream it was handed (AmqpServer registers each one with its TLS socket).
+    const stream = (connection as unknown as { socket?: object }).socket;
+    const presented = presentedCertificateOf(stream ? tlsOriginOf(stream) : undefined);
+    const verdict = authenticateDeviceCertificate({ registry: hub.registry }, deviceId, presented);
+    if (verdict.ok) return verdict.session;
+    if (presented) {
+      log.warn(`refused device ${JSON.stringify(deviceId)} over AMQP: ${verdict.reason}`);
+      hub.activity.emit('connection-refused', { deviceId, transport: 'amqp', reason: verdict.reason });
+    }
+    return undefined;
   }
 
   private onMessage(context: EventContext): void {

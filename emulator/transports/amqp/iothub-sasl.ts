@@ -49,6 +49,11 @@ export function audienceOf(hub: IotHub, username: string): string | undefined {
   const realm = username.slice(at + 1).toLowerCase();
   if (realm === `sas.root.${hubName}`) return hub.hostName;
   if (realm === `sas.${hubName}`) return `${hub.hostName}/devices/${encodeURIComponent(who)}`;
+  // An SDK given `HostName=localhost` writes `localhost` where the hub name goes: the same hub, by another name.
+  const [, root, other] = /^sas\.(?:root\.(.+)|(.+))$/.exec(realm) ?? [];
+  if (root !== undefined && hub.names.includesRealm(root)) return hub.hostName;
+  if (other !== undefined && hub.names.includesRealm(other))
+    return `${hub.hostName}/devices/${encodeURIComponent(who)}`;
   return undefined;
 }
 

@@ -41,20 +41,28 @@ export function ifMatchOf(request: IncomingMessage): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** The body as JSON (undefined when empty), read only up to MAX_BODY_BYTES. */
-export async function readJsonBody(request: IncomingMessage): Promise<unknown> {
+/** The body's bytes, read only up to `maxBytes` (413 beyond, before the rest is buffered). */
+export async function readRawBody(request: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<Buffer> {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes)
+    throw hubErrors.messageTooLarge(`The request body exceeds ${maxBytes} bytes.`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES)
-      throw hubErrors.messageTooLarge(`The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+    if (size > maxBytes) throw hubErrors.messageTooLarge(`The request body exceeds ${maxBytes} bytes.`);
     chunks.push(chunk);
   }
-  if (size === 0) return undefined;
+  return Buffer.concat(chunks, size);
+}
+
+/** The body as JSON (undefined when empty), read only up to MAX_BODY_BYTES. */
+export async function readJsonBody(request: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
+  const bytes = await readRawBody(request, maxBytes);
+  if (bytes.length === 0) return undefined;
   try {
     // Iterative in V8: nesting alone cannot exhaust the stack here; handlers bound it where it matters.
-    return JSON.parse(Buffer.concat(chunks, size).toString('utf8')) as unknown;
+    return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {
     throw hubErrors.formatError('The request body is not valid JSON.');
   }

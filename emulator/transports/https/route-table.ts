@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http';
+import type { DeviceSession } from '../../hub/auth/device-auth';
 import type { ErrorBodyShape } from '../../hub/errors';
 import { hubErrors } from '../../hub/errors';
 import type { IotHub } from '../../hub/hub';
 import { hasRight, type Right, type SharedAccessPolicy } from '../../hub/policies';
 
-/** What a handler answers: a status, a JSON body and headers. */
+/** What a handler answers: a status, a JSON body (or raw bytes, sent as they are) and headers. */
 export interface Reply {
   readonly status: number;
   readonly body?: unknown;
@@ -15,8 +16,12 @@ export interface HandlerContext {
   readonly hub: IotHub;
   /** The `{name}` parts of the route, decoded. */
   readonly params: Readonly<Record<string, string>>;
+  /** The JSON body (undefined when empty); for routes with `body: 'raw'`, the bytes as a Buffer. */
   readonly body: unknown;
   readonly request: IncomingMessage;
+  readonly query: URLSearchParams;
+  /** On device routes: the device the caller authenticated as (its own token or a DeviceConnect policy's). */
+  readonly device?: DeviceSession;
 }
 
 /** One resource and method of the service API, with the policy right it needs and its error body shape. */
@@ -27,6 +32,14 @@ export interface Route {
   /** The policy right the operation needs; with several, any one of them grants it. */
   readonly right: Right | readonly [Right, ...Right[]];
   readonly shape: ErrorBodyShape;
+  /**
+   * Who calls it: the service API (a policy token; the default) or the device API (`devices/{deviceId}/...` as the
+   * device itself: its own token, or a policy token with DeviceConnect covering it, as for MQTT CONNECT).
+   */
+  readonly audience?: 'service' | 'device';
+  /** How the body is read: JSON (the default) or raw bytes up to `maxBodyBytes` (device telemetry). */
+  readonly body?: 'json' | 'raw';
+  readonly maxBodyBytes?: number;
   readonly handle: (context: HandlerContext) => Promise<Reply>;
 }
 
@@ -71,7 +84,9 @@ function matchPath(path: string, segments: readonly string[]): Record<string, st
   for (const [index, part] of parts.entries()) {
     const segment = segments[index] ?? '';
     if (part.startsWith('{') && part.endsWith('}')) params[part.slice(1, -1)] = segment;
-    else if (part !== segment) return undefined;
+    // Literal segments without case, as IoT Hub routes them (the Node device SDK writes `devicebound`, the REST
+    // reference `deviceBound`); ids in `{}` stay exact.
+    else if (part.toLowerCase() !== segment.toLowerCase()) return undefined;
   }
   return params;
 }

@@ -5,12 +5,13 @@ import type { Aedes, Client, PublishPacket, Subscription } from 'aedes' with { '
 import { TrackedServer } from '../../../devkit/server-base';
 import type { TlsMaterial } from '../../certificates';
 import type { DeviceSession } from '../../hub/auth/device-auth';
+import { authenticateDeviceCertificate, presentedCertificateOf } from '../../hub/auth/x509-auth';
 import type { IotHub } from '../../hub/hub';
 import type { TwinAnswer } from '../../hub/twins/twin-service';
 import { MAX_MESSAGE_BYTES } from '../../hub/telemetry/message-size';
 import type { Logger } from '../../log';
-import { InspectedStream } from '../shared/inspected-stream';
-import { rememberTlsOrigin } from '../shared/tls-origin';
+import { InspectedStream, type PeerSocket } from '../shared/inspected-stream';
+import { rememberTlsOrigin, tlsOriginOf } from '../shared/tls-origin';
 import {
   PendingConnections,
   TLS_HANDSHAKE_GRACE_MS,
@@ -82,11 +83,14 @@ export class MqttFront {
         cert: options.tls.cert,
         key: options.tls.key,
         minVersion: 'TLSv1.2',
+        // Asked, not required: X.509 devices present one, SAS devices on the same port do not.
+        requestCert: true,
+        rejectUnauthorized: false,
         noDelay: true,
         handshakeTimeout: options.pendingLimits.timeoutMs + TLS_HANDSHAKE_GRACE_MS,
       },
       (socket) => {
-        this.handle(socket);
+        this.handle(socket, socket);
       },
     );
     tlsServer.on('tlsClientError', (error, socket) => {
@@ -149,8 +153,16 @@ export class MqttFront {
     await serverClosed;
   }
 
-  /** Hands a TLS connection to the broker through a guard that bounds the packets it may send. */
-  private handle(socket: TLSSocket): void {
+  /**
+   * A device connection that is already open over `tlsSocket` but arrived another way (MQTT over WebSocket on the
+   * HTTPS port): counted against the same pending limits, guarded and authenticated as the TLS port's.
+   */
+  acceptStream(stream: PeerSocket, tlsSocket: TLSSocket): void {
+    if (this.pending.admit(stream)) this.handle(stream, tlsSocket);
+  }
+
+  /** Hands a connection (over `tlsSocket`) to the broker through a guard that bounds the packets it may send. */
+  private handle(socket: PeerSocket, tlsSocket: TLSSocket): void {
     const guard = new PacketSizeGuard(
       {
         beforeAuthentication: MAX_PACKET_BEFORE_AUTHENTICATION,
@@ -165,7 +177,7 @@ export class MqttFront {
       },
     );
     const stream = new InspectedStream(socket, guard);
-    rememberTlsOrigin(stream, socket);
+    rememberTlsOrigin(stream, tlsSocket);
     this.guards.set(stream, guard);
     this.broker.handle(stream);
   }
@@ -234,8 +246,11 @@ export class MqttFront {
       hub.activity.emit('connection-refused', { deviceId: client.id, transport: 'mqtt', reason });
       done(Object.assign(new Error(reason), { returnCode }), null);
     };
-    const expectedPrefix = `${hub.hostName}/${client.id}/`.toLowerCase();
-    if (!username?.toLowerCase().startsWith(expectedPrefix)) {
+    // `<host>/<client id>/...`, where the host is any name of the hub (`localhost` for `HostName=localhost`).
+    const slash = username?.indexOf('/') ?? -1;
+    const host = slash > 0 ? username?.slice(0, slash) : undefined;
+    const rest = username?.slice(slash + 1).toLowerCase() ?? '';
+    if (host === undefined || !hub.names.includes(host) || !rest.startsWith(`${client.id}/`.toLowerCase())) {
       refuse(4, `user name must be "${hub.hostName}/${client.id}/?api-version=..."`);
       return;
     }
@@ -246,10 +261,17 @@ export class MqttFront {
     }
     const token = password?.toString('utf8');
     const { deviceId, moduleId } = identity;
+    // No password: an X.509 device, which proves itself with the client certificate of the TLS handshake.
     const verdict =
-      moduleId === undefined
-        ? hub.authenticateDevice(deviceId, token)
-        : hub.authenticateModule(deviceId, moduleId, token);
+      moduleId !== undefined
+        ? hub.authenticateModule(deviceId, moduleId, token)
+        : token === undefined || token === ''
+          ? authenticateDeviceCertificate(
+              { registry: hub.registry },
+              deviceId,
+              presentedCertificateOf(tlsOriginOf(client.conn)),
+            )
+          : hub.authenticateDevice(deviceId, token);
     if (!verdict.ok) {
       refuse(verdict.failure === 'bad-credentials' ? 4 : 5, verdict.reason);
       return;
