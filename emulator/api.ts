@@ -38,6 +38,15 @@ export interface RunningEmulator {
   /** Creates the devices that do not exist yet; returns their connection strings. */
   ensureDevices(deviceIds: readonly string[]): Promise<Record<string, string>>;
   /**
+   * Creates the modules that do not exist yet (and their devices); returns their connection strings (MQTT: the
+   * emulator serves modules over MQTT), keyed `<deviceId>/<moduleId>`, also kept for `moduleConnectionString`.
+   */
+  ensureModules(
+    modules: readonly { readonly deviceId: string; readonly moduleId: string }[],
+  ): Promise<Record<string, string>>;
+  /** The connection string of a module created through `ensureModules`. */
+  moduleConnectionString(deviceId: string, moduleId: string): string;
+  /**
    * Back to a fresh registry, for a test that wants one: every device goes (modules, twins, queued messages and
    * connections with it), then the devices given at start are created again with new keys (read their
    * connection strings again). Telemetry already sent stays: read the Event Hub-compatible endpoint from `latest`.
@@ -185,6 +194,26 @@ class EmulatorProcess implements RunningEmulator {
         this.devices.settle(requestId, { error });
       });
     });
+  }
+
+  ensureModules(
+    modules: readonly { readonly deviceId: string; readonly moduleId: string }[],
+  ): Promise<Record<string, string>> {
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.devices.add(requestId, resolve, reject);
+      const wanted = modules.map(({ deviceId, moduleId }) => ({ deviceId, moduleId }));
+      this.send({ type: 'ensure-modules', requestId, modules: wanted }, (error) => {
+        this.devices.settle(requestId, { error });
+      });
+    });
+  }
+
+  moduleConnectionString(deviceId: string, moduleId: string): string {
+    const value = this.connectionStrings[`${deviceId}/${moduleId}`];
+    if (!value)
+      throw new Error(`Module ${deviceId}/${moduleId} was not created through this emulator handle.`);
+    return value;
   }
 
   async reset(): Promise<void> {

@@ -100,6 +100,16 @@ async function main(): Promise<void> {
             .catch((error: unknown) => {
               send({ type: 'devices', requestId: message.requestId, error: (error as Error).message });
             });
+          return;
+        case 'ensure-modules':
+          emulator
+            .ensureModules(message.modules)
+            .then((strings) => {
+              send({ type: 'devices', requestId: message.requestId, deviceConnectionStrings: strings });
+            })
+            .catch((error: unknown) => {
+              send({ type: 'devices', requestId: message.requestId, error: (error as Error).message });
+            });
       }
     });
     // A parent that dies must not leave the emulator running.

@@ -308,6 +308,29 @@ export class Emulator {
     return issueDeviceCertificate(request, await readEmulatorCa(this.dataDir));
   }
 
+  /**
+   * Creates the modules that do not exist yet (their devices too), persists the registry and returns each
+   * module's connection string (MQTT), keyed `<deviceId>/<moduleId>`.
+   */
+  async ensureModules(
+    modules: readonly { readonly deviceId: string; readonly moduleId: string }[],
+  ): Promise<Record<string, string>> {
+    for (const { deviceId, moduleId } of modules) {
+      this.hub.registry.ensure(deviceId);
+      if (!this.hub.modules.find(deviceId, moduleId)) this.hub.modules.put(deviceId, moduleId, {});
+    }
+    await this.hub.saveRegistry();
+    return Object.fromEntries(
+      modules.map(({ deviceId, moduleId }) => {
+        const module = this.hub.modules.get(deviceId, moduleId);
+        const connectionString =
+          `HostName=${this.hub.hostName};DeviceId=${deviceId};ModuleId=${moduleId};` +
+          `SharedAccessKey=${module.primaryKey};GatewayHostName=${this.gatewayHost}:${this.fronts.mqtt.port}`;
+        return [`${deviceId}/${moduleId}`, connectionString];
+      }),
+    );
+  }
+
   async stats(): Promise<EmulatorStats> {
     const mqtt = await this.fronts.mqtt.stats();
     return {

@@ -3,6 +3,8 @@ import type { EmulatorInfo, EmulatorOptions, EmulatorStats } from './emulator';
 /** Messages between the programmatic API (parent) and an emulator process it forked (child). */
 export type ParentMessage =
   | { type: 'ensure-devices'; requestId: number; deviceIds: string[] }
+  /** Answered with `devices`, the strings keyed `<deviceId>/<moduleId>`. */
+  | { type: 'ensure-modules'; requestId: number; modules: { deviceId: string; moduleId: string }[] }
   | { type: 'stats'; requestId: number }
   | { type: 'reset'; requestId: number }
   | { type: 'stop' };

@@ -3,7 +3,15 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { NoRetry } from 'azure-iot-common';
 import { readEmulatorSettings, type RunningEmulator } from 'iothub-emulator';
-import { connectDevice, registryClient, startTestEmulator } from '../helpers/emulator';
+import { ModuleClient } from 'azure-iot-device';
+import { Mqtt } from 'azure-iot-device-mqtt';
+import {
+  connectDevice,
+  invokeMethod,
+  registryClient,
+  serviceClient,
+  startTestEmulator,
+} from '../helpers/emulator';
 
 /** The programmatic API beyond start and stop: reset between tests, the settings file, the health check. */
 describe('the emulator package API', () => {
@@ -45,6 +53,35 @@ describe('the emulator package API', () => {
     await expect(connectDevice(emulator, before)).rejects.toThrow(/Not authorized|Unauthorized/i);
     const again = await connectDevice(emulator, after);
     await again.close();
+  });
+
+  it('ensureModules() creates modules (and their devices) whose strings the module SDK connects with', async () => {
+    const strings = await emulator.ensureModules([{ deviceId: 'edge-1', moduleId: 'filter' }]);
+    expect(Object.keys(strings)).toEqual(['edge-1/filter']);
+    expect(emulator.moduleConnectionString('edge-1', 'filter')).toBe(strings['edge-1/filter']);
+    expect(strings['edge-1/filter']).toMatch(/;DeviceId=edge-1;ModuleId=filter;SharedAccessKey=/);
+    // Asked again: the same module, the same key.
+    expect(await emulator.ensureModules([{ deviceId: 'edge-1', moduleId: 'filter' }])).toEqual(strings);
+    const module = ModuleClient.fromConnectionString(
+      emulator.moduleConnectionString('edge-1', 'filter'),
+      Mqtt,
+    );
+    await module.setOptions({ ca: readFileSync(emulator.info.caPath, 'utf8') });
+    await module.open();
+    try {
+      module.onMethod('ping', (request, response) => {
+        void response.send(200, { pong: request.payload as unknown });
+      });
+      const result = await invokeMethod(
+        serviceClient(emulator),
+        'edge-1',
+        { methodName: 'ping', payload: 7 },
+        'filter',
+      );
+      expect(result).toEqual({ status: 200, payload: { pong: 7 } });
+    } finally {
+      await module.close();
+    }
   });
 
   it('keeps its settings in the data directory, as readEmulatorSettings() reads them', () => {
