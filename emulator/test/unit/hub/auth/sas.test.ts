@@ -1,3 +1,10 @@
+import * as crypto from 'node:crypto';
+
+// createHmac counted (and still computed): a token seen again must not be signed again.
+jest.mock('node:crypto', () => {
+  const actual = jest.requireActual<typeof import('node:crypto')>('node:crypto');
+  return { ...actual, createHmac: jest.fn(actual.createHmac) };
+});
 import { createSasToken, parseSasToken, verifySasToken } from '../../../../hub/auth/sas';
 
 const key = Buffer.alloc(32, 3).toString('base64');
@@ -22,6 +29,41 @@ describe('SAS tokens', () => {
     if (!token) throw new Error('unparsed');
     expect(verifySasToken(token, [otherKey, key], now)).toBeUndefined();
     expect(verifySasToken(token, [otherKey], now)).toBe('bad-signature');
+  });
+
+  describe('a token seen again (the SDKs send one token for an hour)', () => {
+    it('is accepted without computing its signature again', () => {
+      const token = parseSasToken(createSasToken('hub/devices/again', key, future));
+      if (!token) throw new Error('unparsed');
+      expect(verifySasToken(token, [key], now)).toBeUndefined();
+      const hmac = jest.mocked(crypto.createHmac);
+      expect(hmac).toHaveBeenCalled();
+      hmac.mockClear();
+      expect(verifySasToken(token, [key], now)).toBeUndefined();
+      expect(hmac).not.toHaveBeenCalled();
+    });
+
+    it('is refused once the key that verified it is no longer a key of the identity', () => {
+      const token = parseSasToken(createSasToken('hub/devices/rotated', key, future));
+      if (!token) throw new Error('unparsed');
+      expect(verifySasToken(token, [key], now)).toBeUndefined();
+      expect(verifySasToken(token, [otherKey], now)).toBe('bad-signature');
+    });
+
+    it('is refused once it expires', () => {
+      const expiry = now / 1000 + 60;
+      const token = parseSasToken(createSasToken('hub/devices/ageing', key, expiry));
+      if (!token) throw new Error('unparsed');
+      expect(verifySasToken(token, [key], now)).toBeUndefined();
+      expect(verifySasToken(token, [key], expiry * 1000)).toBe('expired');
+    });
+
+    it('does not carry over to the other key encoding (Event Hubs signs with the key text)', () => {
+      const token = parseSasToken(createSasToken('hub/devices/encoding', key, future));
+      if (!token) throw new Error('unparsed');
+      expect(verifySasToken(token, [key], now, 'base64')).toBeUndefined();
+      expect(verifySasToken(token, [key], now, 'utf8')).toBe('bad-signature');
+    });
   });
 
   it('refuses an expired token, even with the right key', () => {
