@@ -7,15 +7,21 @@ import { FunctionsHost } from '../local/host/functions-host';
 import { createIotHubClient } from '../src/lib/iothub-client';
 import { readIotHubSettings } from '../src/lib/settings';
 import { bareMqttRoundTrips } from './bare-mqtt';
+import { figure, knob, recordFigures } from './report';
 import { formatMs, summarize } from './stats';
+
+/** Issue 13, target 2: the function's median at most this many times the bare MQTT round trip, p99 below 20 ms. */
+const MAX_RATIO = 3;
+const MAX_P99_MS = 20;
 
 /**
  * Round trip of sequential direct-method calls through the function (HTTP -> local host -> emulator -> device ->
  * back), next to the same call from the service SDK straight to the emulator, and a bare MQTT request/response
- * through aedes, all in one run. The host runs in this process with the device, as in `npm start`. Usage: node dist/bench/direct-methods.js [calls=1000]
+ * through aedes, all in one run. The host runs in this process with the device, as in `npm start`.
+ * Usage: node dist/bench/direct-methods.js [calls=1000], or BENCH_CALLS (which wins).
  */
 async function main(): Promise<void> {
-  const calls = Number(process.argv[2] ?? '1000');
+  const calls = knob('BENCH_CALLS', 1000, process.argv[2]);
   const warmup = 100;
   const emulator = await startEmulator({
     mqttPort: 0,
@@ -117,9 +123,40 @@ async function main(): Promise<void> {
   console.log(
     `  bare MQTT request/response through aedes (baseline):       median ${formatMs(bare.median)}, p99 ${formatMs(bare.p99)}`,
   );
-  console.log(
-    `  ratio function/bare median: ${(fn.median / bare.median).toFixed(2)}x (target <= 5x); function p99 target < 20 ms`,
-  );
+  const note = `${calls} sequential calls after ${warmup} warm-up calls, one device`;
+  recordFigures([
+    figure({
+      target: 2,
+      name: 'sequential round trip via function, median',
+      unit: 'ms',
+      measured: fn.median,
+      goal: `<= ${MAX_RATIO}x bare`,
+      baseline: bare.median,
+      baselineName: 'bare MQTT req/res through aedes',
+      met: fn.median <= MAX_RATIO * bare.median,
+      note,
+    }),
+    figure({
+      target: 2,
+      name: 'sequential round trip via function, p99',
+      unit: 'ms',
+      measured: fn.p99,
+      goal: `< ${MAX_P99_MS} ms`,
+      baseline: bare.p99,
+      baselineName: 'bare p99',
+      met: fn.p99 < MAX_P99_MS,
+      note,
+    }),
+    figure({
+      target: 0,
+      name: 'sequential round trip, service SDK -> emulator, median',
+      unit: 'ms',
+      measured: sdk.median,
+      baseline: bare.median,
+      baselineName: 'bare',
+      note,
+    }),
+  ]);
 }
 
 main().catch((error: unknown) => {

@@ -42,7 +42,7 @@ export async function forkUntilReady<Message, Ready>(
   const profileDir = options.env?.[CPU_PROFILE_DIR_ENV];
   const process: ChildProcess = fork(modulePath, [...(options.args ?? [])], {
     env: options.env,
-    // Node refuses --cpu-prof in NODE_OPTIONS: this variable profiles every child the tools fork (see bench/README).
+    // Node refuses --cpu-prof in NODE_OPTIONS: this variable profiles every child the tools fork (see docs/performance.md).
     execArgv: profileDir
       ? [...globalThis.process.execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`]
       : undefined,

@@ -4,6 +4,8 @@
  */
 export { startEmulator, type RunningEmulator, type StartEmulatorOptions } from './api';
 export type { DeviceTransport, EmulatorInfo, EmulatorStats } from './emulator';
+/** The emulator in this process, for tools that need to look inside it (benchmarks); tests want `startEmulator`. */
+export { Emulator, type EmulatorOptions } from './emulator';
 export { EMULATOR_DEFAULTS } from './config/options';
 export { createSasToken } from './hub/auth/sas';
 export {

@@ -3,7 +3,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { NoRetry } from 'azure-iot-common';
 import { readEmulatorSettings, type RunningEmulator } from 'iothub-emulator';
-import { ModuleClient } from 'azure-iot-device';
+import { ModuleClient, type DeviceMethodRequest, type DeviceMethodResponse } from 'azure-iot-device';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import {
   connectDevice,
@@ -69,8 +69,9 @@ describe('the emulator package API', () => {
     await module.setOptions({ ca: readFileSync(emulator.info.caPath, 'utf8') });
     await module.open();
     try {
-      module.onMethod('ping', (request, response) => {
-        void response.send(200, { pong: request.payload as unknown });
+      // ModuleClient types its callback's arguments as optional (a DoubleValueCallback); the SDK passes both.
+      module.onMethod('ping', (request?: DeviceMethodRequest, response?: DeviceMethodResponse) => {
+        void response?.send(200, { pong: request?.payload as unknown });
       });
       const result = await invokeMethod(
         serviceClient(emulator),
