@@ -1,5 +1,6 @@
 import { writeHeapSnapshot } from 'node:v8';
-import { Emulator, type EmulatorInfo, type EmulatorOptions } from 'iothub-emulator';
+import type { EmulatorInfo } from 'iothub-emulator';
+import { Emulator, type EmulatorOptions } from 'iothub-emulator/in-process';
 
 /**
  * The emulator in a process of the memory-growth bench's own, so that the bench can see inside it: the split of

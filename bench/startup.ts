@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { figure, knob, recordFigures } from './report';
 import { summarize } from './stats';
 
@@ -36,7 +36,8 @@ async function main(): Promise<void> {
       '--dashboard-port=0',
     ];
     const emulatorArgs = [
-      join(tree, 'dist', 'emulator', 'cli.js'),
+      // The emulator package's bin, as the workspace built it.
+      join(dirname(require.resolve('iothub-emulator/package.json')), 'dist', 'emulator', 'cli.js'),
       '--mqtt-port=0',
       '--https-port=0',
       '--amqp-port=0',

@@ -4,12 +4,8 @@ import { join } from 'node:path';
 import { Client as DeviceClient, Message } from 'azure-iot-device';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import mqtt, { type MqttClient } from 'mqtt';
-import {
-  createSasToken,
-  loadOrCreateTlsMaterial,
-  type RunningEmulator,
-  startEmulator,
-} from 'iothub-emulator';
+import { createSasToken, type RunningEmulator, startEmulator } from 'iothub-emulator';
+import { loadOrCreateTlsMaterial } from 'iothub-emulator/in-process';
 import { parseEventHubsOptions } from '../local/eventhub/eventhub-options';
 import { emulatorHostSettings } from '../local/emulator-settings';
 import { FunctionsHost } from '../local/host/functions-host';

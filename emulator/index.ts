@@ -4,16 +4,13 @@
  */
 export { startEmulator, type RunningEmulator, type StartEmulatorOptions } from './api';
 export type { DeviceTransport, EmulatorInfo, EmulatorStats } from './emulator';
-/** The emulator in this process, for tools that need to look inside it (benchmarks); tests want `startEmulator`. */
-export { Emulator, type EmulatorOptions } from './emulator';
 export { EMULATOR_DEFAULTS } from './config/options';
 export { createSasToken } from './hub/auth/sas';
-export {
-  loadOrCreateTlsMaterial,
-  type DeviceCertificate,
-  type DeviceCertificateRequest,
-  type DeviceCertificateStyle,
-  type TlsMaterial,
+export type {
+  DeviceCertificate,
+  DeviceCertificateRequest,
+  DeviceCertificateStyle,
+  TlsMaterial,
 } from './certificates';
 export type { SdkConnectionString } from './config/sdk-connection-strings';
 export type { EmulatorSettings } from './settings-file';

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { EMULATOR_DEFAULTS, type RunningEmulator, startEmulator } from 'iothub-emulator';
 import { parseCommandLine, readInteger, readPort, UsageError } from '../devkit/cli';
 import { simulatedDeviceIds } from '../device-sim/fleet';
-import { SimulatedDevice } from '../device-sim/simulated-device';
+import type { SimulatedDevice } from '../device-sim/simulated-device';
 import { emulatorAppSettings, emulatorHostSettings } from './emulator-settings';
-import { FunctionsHost } from './host/functions-host';
+import type { FunctionsHost } from './host/functions-host';
 
 const PROJECT_DIR = join(__dirname, '..', '..');
 
@@ -51,7 +51,9 @@ async function main(): Promise<void> {
   const interval = readInteger('--interval', values.interval, 1, 1, 3600);
   const deviceIds = simulatedDeviceIds(deviceCount);
 
-  const emulator = await startEmulator({
+  // The emulator starts in its own process first; the host and the simulator (about 0.8 s of modules: the
+  // Functions library, the SDKs) load here meanwhile, instead of before it.
+  const starting = startEmulator({
     output: 'inherit',
     devices: deviceIds,
     mqttPort: readPort('--mqtt-port', values['mqtt-port'], EMULATOR_DEFAULTS.mqttPort),
@@ -66,6 +68,13 @@ async function main(): Promise<void> {
     dashboard: values['no-dashboard'] !== true,
     dashboardPort: readPort('--dashboard-port', values['dashboard-port'], EMULATOR_DEFAULTS.dashboardPort),
   });
+  // Handled here so that a failed start does not count as unhandled while the modules load; awaited below.
+  starting.catch(() => undefined);
+  const [{ FunctionsHost }, { SimulatedDevice }] = await Promise.all([
+    import('./host/functions-host.js'),
+    import('../device-sim/simulated-device.js'),
+  ]);
+  const emulator = await starting;
   const stopEmulator = () => emulator.stop();
   let host: FunctionsHost | undefined;
   const devices: SimulatedDevice[] = [];

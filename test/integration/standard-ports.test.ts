@@ -5,7 +5,8 @@ import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { SharedAccessSignature } from 'azure-iothub';
 import { buildSync } from 'esbuild';
-import { loadOrCreateTlsMaterial, type RunningEmulator } from 'iothub-emulator';
+import type { RunningEmulator } from 'iothub-emulator';
+import { loadOrCreateTlsMaterial } from 'iothub-emulator/in-process';
 import { makeTempDir, policyKey, startTestEmulator } from '../helpers/emulator';
 import { DEVICE_TRANSPORTS, METHOD_PAYLOADS, type ScenarioReport } from '../helpers/standard-ports-scenario';
 

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createServer, type TLSSocket } from 'node:tls';
-import { loadOrCreateTlsMaterial } from 'iothub-emulator';
+import { loadOrCreateTlsMaterial } from 'iothub-emulator/in-process';
 import { SettingsError } from '../../../../src/lib/errors';
 import { amqpsUri, EmulatorAmqp } from '../../../../src/lib/emulator-gateway';
 import { readIotHubSettings, type EmulatorEndpoint } from '../../../../src/lib/settings';
