@@ -123,7 +123,8 @@ async function main(): Promise<void> {
       ),
     ]);
   } finally {
-    simulator?.kill('SIGTERM');
+    // The fleet first, while the hub still answers its disconnects; killed if it does not exit in time.
+    if (simulator) await stopChild(simulator, 20_000);
     await host?.stop();
     await emulator.stop();
   }
@@ -289,6 +290,20 @@ function startSimulator(
         : [],
     },
   );
+}
+
+/** SIGTERM, then SIGKILL if the child has not exited within `graceMs`; resolves once it has exited. */
+async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
 
 async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {

@@ -21,6 +21,9 @@ import { randomReading, telemetryMessage, type Reading } from './telemetry';
 import { packageVersion, readDesiredInterval, reportedState, type ReportedState } from './twin-state';
 import { answerUnknownMethods } from './unknown-methods';
 
+/** How long a stop waits for the SDK to close its connection. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
 /** The device SDK transport: MQTT (azure-iot-device-mqtt) or AMQP (azure-iot-device-amqp), both over TLS. */
 export type DeviceTransport = 'mqtt' | 'amqp';
 
@@ -133,7 +136,14 @@ export class SimulatedDevice extends EventEmitter<SimulatedDeviceEvents> {
     if (client) {
       client.removeAllListeners();
       client.on('error', () => undefined);
-      await client.close().catch(() => undefined);
+      // Bounded: the SDK's close waits for the transport, which never answers once the hub is gone (a stack
+      // stopping, or a benchmark's emulator stopped first), and a stop must not hang the process.
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+      });
+      await Promise.race([client.close().catch(() => undefined), gaveUp]);
+      clearTimeout(timer);
     }
   }
 
