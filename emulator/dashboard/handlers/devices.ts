@@ -1,4 +1,5 @@
 import { generateKey } from '../../hub/keys';
+import { authenticationTypeOf } from '../../hub/registry';
 import { DEVICE_FILTERS, DEVICE_PAGE_MAX, type DeviceDetail } from '../api-types';
 import { dashboardErrors } from '../errors';
 import { choiceParam, integerParam, readQuery, textParam } from '../http/query';
@@ -68,6 +69,14 @@ async function regenerateKey({ services, params, request }: RouteContext): Promi
   const record = deviceOf(services.hub, params);
   const fields = parseJsonObject(await readBodyText(request), ['key']);
   const key = choiceField(fields, 'key', KEYS);
+  // Regenerating would turn an X.509 device into a SAS one: refuse, and say why.
+  if (authenticationTypeOf(record) !== 'sas') {
+    throw dashboardErrors.invalid(
+      'key',
+      `Device ${JSON.stringify(record.deviceId)} authenticates with an X.509 certificate: it has no keys to regenerate.`,
+      'NoKeys',
+    );
+  }
   const symmetricKey = {
     primaryKey: key === 'primary' ? generateKey() : record.primaryKey,
     secondaryKey: key === 'secondary' ? generateKey() : record.secondaryKey,

@@ -282,6 +282,17 @@ describe('what the API does to the hub', () => {
     expect(hub.registry.find('dev-2')).toBeUndefined();
   });
 
+  test('refuses to re-key an X.509 device (it would become a SAS device), and leaves it as it was', async () => {
+    hub.registry.put('x509-dev', {
+      authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: 'AB'.repeat(20) } },
+    });
+    const refused = await post('/api/devices/x509-dev/keys', { key: 'primary' });
+    expect(refused.status).toBe(400);
+    expect(refused.json()).toMatchObject({ error: { code: 'NoKeys' } });
+    expect(hub.registry.get('x509-dev').authType).toBe('selfSigned');
+    hub.registry.delete('x509-dev');
+  });
+
   test('shows a key only when asked', async () => {
     const key = hub.registry.get('dev-1').primaryKey;
     const detail = await send('GET', '/api/devices/dev-1');
