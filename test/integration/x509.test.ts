@@ -8,6 +8,8 @@ import { Client as DeviceClient, Message, X509AuthenticationProvider } from 'azu
 import { Amqp } from 'azure-iot-device-amqp';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import type { Client, Registry } from 'azure-iothub';
+// azure-iothub carries its own copy of azure-iot-common's Message, which its Client.send takes.
+import { Message as ServiceMessage } from 'azure-iothub/dist/common-core/message';
 import { createCA, createCert } from 'mkcert';
 import mqtt from 'mqtt';
 import { type DeviceCertificate, type RunningEmulator } from 'iothub-emulator';
@@ -339,6 +341,21 @@ describe('X.509 devices (unmodified device and service SDKs, emulator)', () => {
           connectTimeoutInSeconds: 10,
         });
         expect(result).toEqual({ status: 200, payload: { from: 'service' } });
+      });
+
+      it('receives a cloud-to-device message sent by the service SDK, and completes it', async () => {
+        const messageId = `c2d-${deviceId}-${transport}`;
+        const received = new Promise<{ messageId: unknown; body: string }>((resolve) => {
+          device.on('message', (message: Message) => {
+            if (message.messageId !== messageId) return;
+            void device.complete(message);
+            resolve({ messageId: message.messageId, body: (message.getData() as Buffer).toString('utf8') });
+          });
+        });
+        const sent = new ServiceMessage(JSON.stringify({ to: deviceId }));
+        sent.messageId = messageId;
+        await service.send(deviceId, sent);
+        await expect(received).resolves.toEqual({ messageId, body: JSON.stringify({ to: deviceId }) });
       });
 
       it('reports properties and receives desired ones', async () => {
