@@ -1,0 +1,142 @@
+// X.509 devices on the unmodified device SDK over MqttWs, AmqpWs and Http, and a SAS device over Http, all with
+// `HostName=localhost` strings on Azure's ports (--standard-ports). Those transports dial port 443, which needs
+// root: the scenario (test/helpers/x509-transports-scenario.ts, bundled by esbuild) runs as root inside a network
+// namespace of its own, with NODE_EXTRA_CA_CERTS set before node starts. Skipped, saying why, without root or
+// unshare.
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { buildSync } from 'esbuild';
+import { loadOrCreateTlsMaterial } from 'iothub-emulator/in-process';
+import { makeTempDir } from '../helpers/emulator';
+import { X509_TRANSPORTS, type DeviceRun, type X509Report } from '../helpers/x509-transports-scenario';
+
+const ROOT = join(__dirname, '..', '..');
+
+function missingPrerequisite(): string | undefined {
+  if (process.platform !== 'linux')
+    return `network namespaces are a Linux feature (this is ${process.platform})`;
+  if (process.getuid?.() !== 0) return 'port 443 needs root, and the SDKs run as root in a network namespace';
+  const probe = spawnSync('unshare', ['-n', '--', 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
+  if (probe.error) return `unshare or ip is missing (${probe.error.message})`;
+  if (probe.status !== 0) return `unshare -n failed: ${probe.stderr.trim()}`;
+  return undefined;
+}
+
+const missing = missingPrerequisite();
+if (missing) console.warn(`x509-transports.test.ts: skipped: ${missing}`);
+const describeOnPort443 = missing ? describe.skip : describe;
+
+describeOnPort443(
+  'X.509 and Http on the SDK transports that dial 443 (network namespace, --standard-ports)',
+  () => {
+    let data: ReturnType<typeof makeTempDir> | undefined;
+    let report: X509Report;
+    let logs = '';
+
+    beforeAll(async () => {
+      data = makeTempDir('iothub-x509-transports-');
+      const tls = await loadOrCreateTlsMaterial(data.path, 'local-iothub.azure-devices.net');
+      const outfile = join(ROOT, 'dist', 'test', 'helpers', 'x509-transports-scenario.js');
+      buildSync({
+        entryPoints: [join(ROOT, 'test', 'helpers', 'x509-transports-scenario.ts')],
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        packages: 'external',
+        outfile,
+        logLevel: 'warning',
+      });
+      const child = spawn(
+        'unshare',
+        ['-n', '--', 'sh', '-c', 'ip link set lo up && exec node "$1"', 'sh', outfile],
+        {
+          env: {
+            ...process.env,
+            NODE_EXTRA_CA_CERTS: tls.caPath,
+            SCENARIO_EMULATOR_API: require.resolve('iothub-emulator'),
+            SCENARIO_DATA_DIR: data.path,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        logs += chunk.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      const line = stdout.split('\n').find((text) => text.startsWith('X509-REPORT '));
+      if (!line)
+        throw new Error(`the scenario printed no report (exit ${String(code)}):\n${logs.slice(-3000)}`);
+      report = JSON.parse(line.slice('X509-REPORT '.length)) as X509Report;
+    }, 240_000);
+
+    afterAll(() => {
+      data?.remove();
+    });
+
+    const run = (transport: string, auth: DeviceRun['auth']): DeviceRun => {
+      const found = report.runs.find((r) => r.transport === transport && r.auth === auth);
+      if (!found) throw new Error(`no run for ${transport}/${auth}:\n${logs.slice(-2000)}`);
+      return found;
+    };
+
+    describe.each(X509_TRANSPORTS.map((transport) => [transport]))('an X.509 device over %s', (transport) => {
+      it('connects with its certificate and an x509=true string naming localhost only', () => {
+        expect(run(transport, 'x509').open).toEqual({ ok: true, value: true });
+      });
+
+      it('sends telemetry the hub stamps with its device id', () => {
+        const { telemetryId } = run(transport, 'x509');
+        expect(telemetryId.ok).toBe(true);
+        const id = telemetryId.ok ? telemetryId.value : '';
+        expect(report.telemetry).toMatchObject({
+          ok: true,
+          value: { [id]: `xt-x509-${transport.toLowerCase()}` },
+        });
+      });
+
+      it('receives a cloud-to-device message from the service SDK', () => {
+        const deviceId = `xt-x509-${transport.toLowerCase()}`;
+        expect(run(transport, 'x509').cloudToDevice).toEqual({
+          ok: true,
+          value: { messageId: `${deviceId}-c2d`, body: JSON.stringify({ to: deviceId }) },
+        });
+      });
+
+      if (transport === 'Http') {
+        it('offers no methods or twin, as IoT Hub over HTTPS', () => {
+          expect(run(transport, 'x509').method).toEqual({ ok: false, error: 'Error: not offered' });
+        });
+      } else {
+        it('answers a direct method and reports a twin property', () => {
+          expect(run(transport, 'x509').method).toEqual({
+            ok: true,
+            value: { status: 200, payload: { transport, auth: 'x509', list: [1, 'two'] } },
+          });
+          expect(run(transport, 'x509').reported).toEqual({ ok: true, value: transport });
+        });
+      }
+
+      it("refuses another device's certificate", () => {
+        const refused = run(transport, 'x509').wrongCertificate;
+        expect(refused.ok).toBe(true);
+        expect(refused.ok ? refused.value : '').not.toBe('accepted');
+        expect(refused.ok ? refused.value : '').toMatch(/Unauthorized|NotConnected|Error/);
+      });
+    });
+
+    it('serves a SAS device over Http with a HostName=localhost string: telemetry and C2D', () => {
+      const sas = run('Http', 'sas');
+      expect(sas.open).toEqual({ ok: true, value: true });
+      expect(report.telemetry).toMatchObject({ ok: true, value: { 'xt-sas-http-telemetry': 'xt-sas-http' } });
+      expect(sas.cloudToDevice).toEqual({
+        ok: true,
+        value: { messageId: 'xt-sas-http-c2d', body: JSON.stringify({ to: 'xt-sas-http' }) },
+      });
+    });
+  },
+);
