@@ -1,56 +1,22 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { SharedAccessSignature } from 'azure-iothub';
-import { buildSync } from 'esbuild';
 import type { RunningEmulator } from 'iothub-emulator';
 import { loadOrCreateTlsMaterial } from 'iothub-emulator/in-process';
+import {
+  inNetworkNamespace,
+  namespaceUnavailable,
+  runScenarioInNamespace,
+} from '../helpers/network-namespace';
 import { makeTempDir, policyKey, startTestEmulator } from '../helpers/emulator';
 import { DEVICE_TRANSPORTS, METHOD_PAYLOADS, type ScenarioReport } from '../helpers/standard-ports-scenario';
 
-const ROOT = join(__dirname, '..', '..');
 // The emulator package's bin, as the workspace built it.
 const CLI = join(dirname(require.resolve('iothub-emulator/package.json')), 'dist', 'emulator', 'cli.js');
 
-/** Why the tests that need port 443 cannot run here, or undefined when they can. */
-function missingPrerequisite(): string | undefined {
-  if (process.platform !== 'linux')
-    return `network namespaces are a Linux feature (this is ${process.platform})`;
-  const uid = process.getuid?.();
-  if (uid !== 0) {
-    return `port 443 needs root, and the SDKs run as root inside a network namespace of their own; this runs as uid ${String(uid)}`;
-  }
-  const probe = spawnSync('unshare', ['-n', '--', 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
-  if (probe.error) return `unshare or ip is missing (${probe.error.message})`;
-  if (probe.status !== 0) return `unshare -n failed: ${probe.stderr.trim()}`;
-  return undefined;
-}
-
-/** Runs `command` (a shell line with "$@" arguments) as root in a new network namespace whose loopback is up. */
-function inNetworkNamespace(
-  command: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn('unshare', ['-n', '--', 'sh', '-c', `ip link set lo up && ${command}`, 'sh', ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const missing = missingPrerequisite();
+const missing = namespaceUnavailable();
 if (missing) {
   console.warn(`standard-ports.test.ts: the tests on port 443 are skipped: ${missing}`);
 }
@@ -68,27 +34,14 @@ describeOnPort443(
       const dataDir = data.path;
       // The CA exists before node starts, so that NODE_EXTRA_CA_CERTS can name it; the emulator keeps it.
       const tls = await loadOrCreateTlsMaterial(dataDir, 'local-iothub.azure-devices.net');
-      const outfile = join(ROOT, 'dist', 'test', 'helpers', 'standard-ports-scenario.js');
-      buildSync({
-        entryPoints: [join(ROOT, 'test', 'helpers', 'standard-ports-scenario.ts')],
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        packages: 'external',
-        outfile,
-        logLevel: 'warning',
-      });
-      const run = await inNetworkNamespace('exec node "$1"', [outfile], {
+      const scenario = await runScenarioInNamespace('standard-ports-scenario', 'SCENARIO-REPORT', {
         ...process.env,
         NODE_EXTRA_CA_CERTS: tls.caPath,
         SCENARIO_EMULATOR_API: require.resolve('iothub-emulator'),
         SCENARIO_DATA_DIR: dataDir,
       });
-      logs = `exit ${String(run.code)}\n${run.stderr.slice(-4000)}`;
-      const line = run.stdout.split('\n').find((text) => text.startsWith('SCENARIO-REPORT '));
-      if (!line) throw new Error(`the scenario printed no report:\n${logs}\n${run.stdout.slice(-2000)}`);
-      report = JSON.parse(line.slice('SCENARIO-REPORT '.length)) as ScenarioReport;
+      report = scenario.report as ScenarioReport;
+      logs = scenario.logs;
     }, 240_000);
 
     afterAll(() => {

@@ -3,26 +3,12 @@
 // root: the scenario (test/helpers/x509-transports-scenario.ts, bundled by esbuild) runs as root inside a network
 // namespace of its own, with NODE_EXTRA_CA_CERTS set before node starts. Skipped, saying why, without root or
 // unshare.
-import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { buildSync } from 'esbuild';
 import { loadOrCreateTlsMaterial } from 'iothub-emulator/in-process';
 import { makeTempDir } from '../helpers/emulator';
+import { namespaceUnavailable, runScenarioInNamespace } from '../helpers/network-namespace';
 import { X509_TRANSPORTS, type DeviceRun, type X509Report } from '../helpers/x509-transports-scenario';
 
-const ROOT = join(__dirname, '..', '..');
-
-function missingPrerequisite(): string | undefined {
-  if (process.platform !== 'linux')
-    return `network namespaces are a Linux feature (this is ${process.platform})`;
-  if (process.getuid?.() !== 0) return 'port 443 needs root, and the SDKs run as root in a network namespace';
-  const probe = spawnSync('unshare', ['-n', '--', 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
-  if (probe.error) return `unshare or ip is missing (${probe.error.message})`;
-  if (probe.status !== 0) return `unshare -n failed: ${probe.stderr.trim()}`;
-  return undefined;
-}
-
-const missing = missingPrerequisite();
+const missing = namespaceUnavailable();
 if (missing) console.warn(`x509-transports.test.ts: skipped: ${missing}`);
 const describeOnPort443 = missing ? describe.skip : describe;
 
@@ -36,42 +22,14 @@ describeOnPort443(
     beforeAll(async () => {
       data = makeTempDir('iothub-x509-transports-');
       const tls = await loadOrCreateTlsMaterial(data.path, 'local-iothub.azure-devices.net');
-      const outfile = join(ROOT, 'dist', 'test', 'helpers', 'x509-transports-scenario.js');
-      buildSync({
-        entryPoints: [join(ROOT, 'test', 'helpers', 'x509-transports-scenario.ts')],
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        packages: 'external',
-        outfile,
-        logLevel: 'warning',
+      const scenario = await runScenarioInNamespace('x509-transports-scenario', 'X509-REPORT', {
+        ...process.env,
+        NODE_EXTRA_CA_CERTS: tls.caPath,
+        SCENARIO_EMULATOR_API: require.resolve('iothub-emulator'),
+        SCENARIO_DATA_DIR: data.path,
       });
-      const child = spawn(
-        'unshare',
-        ['-n', '--', 'sh', '-c', 'ip link set lo up && exec node "$1"', 'sh', outfile],
-        {
-          env: {
-            ...process.env,
-            NODE_EXTRA_CA_CERTS: tls.caPath,
-            SCENARIO_EMULATOR_API: require.resolve('iothub-emulator'),
-            SCENARIO_DATA_DIR: data.path,
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let stdout = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        logs += chunk.toString();
-      });
-      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-      const line = stdout.split('\n').find((text) => text.startsWith('X509-REPORT '));
-      if (!line)
-        throw new Error(`the scenario printed no report (exit ${String(code)}):\n${logs.slice(-3000)}`);
-      report = JSON.parse(line.slice('X509-REPORT '.length)) as X509Report;
+      report = scenario.report as X509Report;
+      logs = scenario.logs;
     }, 240_000);
 
     afterAll(() => {
