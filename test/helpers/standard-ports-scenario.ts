@@ -15,17 +15,8 @@ import { Client as ServiceClient, Registry } from 'azure-iothub';
 import { Amqp as ServiceAmqp, AmqpWs as ServiceAmqpWs } from 'azure-iothub';
 import type * as EmulatorApi from 'iothub-emulator';
 
-/** The direct-method payloads every transport must carry both ways unchanged. */
-export const METHOD_PAYLOADS: readonly (readonly [string, unknown])[] = [
-  ['object', { k1: 'v1', nested: { n: 1 } }],
-  ['array', [1, 'two', { three: 3 }]],
-  ['string', 'foo'],
-  ['number', -3.25],
-  ['null', null],
-  ['empty object', {}],
-  ['empty string', ''],
-];
-
+export { METHOD_PAYLOADS } from './method-payloads';
+import { METHOD_PAYLOADS } from './method-payloads';
 export const DEVICE_TRANSPORTS = ['MqttWs', 'AmqpWs', 'Mqtt', 'Amqp'] as const;
 export type DeviceTransportName = (typeof DEVICE_TRANSPORTS)[number];
 

@@ -14,6 +14,8 @@ import { Client as ServiceClient, Registry } from 'azure-iothub';
 // azure-iothub carries its own copy of azure-iot-common's Message, which its Client.send takes.
 import { Message as ServiceMessage } from 'azure-iothub/dist/common-core/message';
 import type * as EmulatorApi from 'iothub-emulator';
+// Not from standard-ports-scenario: bundled together, its `require.main === module` would start its own run.
+import { METHOD_PAYLOADS } from './method-payloads';
 
 export const X509_TRANSPORTS = ['MqttWs', 'AmqpWs', 'Http'] as const;
 export type X509TransportName = (typeof X509_TRANSPORTS)[number];
@@ -25,16 +27,21 @@ export type Step<T> =
 
 export interface DeviceRun {
   readonly transport: X509TransportName;
-  readonly auth: 'x509' | 'sas';
+  /** `x509`: a certificateAuthority device (CA-signed); `x509-thumbprint`: a selfSigned one; `sas`: keys. */
+  readonly auth: Auth;
   readonly open: Step<true>;
-  /** The echoed payload of a direct method (MQTT and AMQP only; Http does not offer methods). */
-  readonly method: Step<unknown>;
+  /** Each payload case of a direct method and what came back (MQTT and AMQP only; Http does not offer methods). */
+  readonly methods: { readonly label: string; readonly sent: unknown; readonly result: Step<unknown> }[];
+  /** The desired property the device was pushed, as it received it (not on Http). */
+  readonly desired: Step<unknown>;
   readonly telemetryId: Step<string>;
   readonly cloudToDevice: Step<{ readonly messageId: string; readonly body: string }>;
   readonly reported: Step<unknown>;
   /** A certificate of another device, refused. */
   readonly wrongCertificate: Step<string>;
 }
+
+export type Auth = 'x509' | 'x509-thumbprint' | 'sas';
 
 export interface X509Report {
   readonly runs: DeviceRun[];
@@ -78,7 +85,7 @@ async function runDevice(
   service: ServiceClient,
   registry: Registry,
   transport: X509TransportName,
-  auth: 'x509' | 'sas',
+  auth: Auth,
 ): Promise<DeviceRun> {
   const deviceId = `xt-${auth}-${transport.toLowerCase()}`;
   let pem: { cert: string; key: string } | undefined;
@@ -86,6 +93,14 @@ async function runDevice(
   if (auth === 'x509') {
     pem = await emulator.issueDeviceCertificate({ deviceId, style: 'ca-signed' });
     await registry.create({ deviceId, authentication: { type: 'certificateAuthority' } });
+    connectionString = `HostName=localhost;DeviceId=${deviceId};x509=true`;
+  } else if (auth === 'x509-thumbprint') {
+    const issued = await emulator.issueDeviceCertificate({ deviceId, style: 'self-signed' });
+    pem = issued;
+    await registry.create({
+      deviceId,
+      authentication: { x509Thumbprint: { primaryThumbprint: issued.thumbprint } },
+    });
     connectionString = `HostName=localhost;DeviceId=${deviceId};x509=true`;
   } else {
     await emulator.ensureDevices([deviceId]);
@@ -96,20 +111,26 @@ async function runDevice(
     device = await openDevice(connectionString, transport, pem);
     return true as const;
   });
-  const method = await step(async () => {
-    if (!device) throw new Error('not open');
-    if (transport === 'Http') throw new Error('not offered');
+  const methods: DeviceRun['methods'] = [];
+  if (device && transport !== 'Http') {
     device.onDeviceMethod('echo', (request, response) => {
       void response.send(200, request.payload);
     });
-    const { result } = (await service.invokeDeviceMethod(deviceId, {
-      methodName: 'echo',
-      payload: { transport, auth, list: [1, 'two'] },
-      responseTimeoutInSeconds: 10,
-      connectTimeoutInSeconds: 5,
-    })) as { result: unknown };
-    return result;
-  });
+  }
+  for (const [label, sent] of METHOD_PAYLOADS) {
+    const result = await step(async () => {
+      if (!device) throw new Error('not open');
+      if (transport === 'Http') throw new Error('not offered');
+      const { result } = (await service.invokeDeviceMethod(deviceId, {
+        methodName: 'echo',
+        payload: sent,
+        responseTimeoutInSeconds: 10,
+        connectTimeoutInSeconds: 5,
+      })) as { result: unknown };
+      return result;
+    });
+    methods.push({ label, sent, result });
+  }
   const telemetryId = await step(async () => {
     if (!device) throw new Error('not open');
     const message = new Message(JSON.stringify({ transport, auth }));
@@ -148,9 +169,21 @@ async function runDevice(
     const serviceTwin = await registry.getTwin(deviceId);
     return (serviceTwin.responseBody.properties.reported as Record<string, unknown>).via;
   });
+  const desired = await step(async () => {
+    if (!device) throw new Error('not open');
+    if (transport === 'Http') throw new Error('not offered');
+    const twin: Twin = await device.getTwin();
+    const pushed = new Promise<unknown>((resolve) => {
+      twin.on('properties.desired', (patch: { interval?: number }) => {
+        if (patch.interval === 9) resolve(patch.interval);
+      });
+    });
+    await registry.updateTwin(deviceId, { properties: { desired: { interval: 9 } } }, '*');
+    return pushed;
+  });
   await device?.close().catch(() => undefined);
   const wrongCertificate = await step(async () => {
-    if (auth !== 'x509') return 'not applicable';
+    if (auth === 'sas') return 'not applicable';
     const stranger = await emulator.issueDeviceCertificate({
       deviceId: `${deviceId}-other`,
       style: 'ca-signed',
@@ -165,7 +198,7 @@ async function runDevice(
       return error instanceof Error ? error.name : String(error);
     }
   });
-  return { transport, auth, open, method, telemetryId, cloudToDevice, reported, wrongCertificate };
+  return { transport, auth, open, methods, telemetryId, cloudToDevice, reported, desired, wrongCertificate };
 }
 
 async function readTelemetry(
@@ -213,6 +246,8 @@ async function main(): Promise<void> {
     const runs: DeviceRun[] = [];
     for (const transport of X509_TRANSPORTS)
       runs.push(await runDevice(emulator, service, registry, transport, 'x509'));
+    runs.push(await runDevice(emulator, service, registry, 'MqttWs', 'x509-thumbprint'));
+    runs.push(await runDevice(emulator, service, registry, 'AmqpWs', 'x509-thumbprint'));
     runs.push(await runDevice(emulator, service, registry, 'Http', 'sas'));
     const ids = runs.flatMap((run) => (run.telemetryId.ok ? [run.telemetryId.value] : []));
     const telemetry = await step(() => readTelemetry(emulator.info.eventHubConnectionString, ids));
