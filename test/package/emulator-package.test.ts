@@ -8,6 +8,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { inNetworkNamespace, namespaceUnavailable } from '../helpers/network-namespace';
 
 const REPO = join(__dirname, '..', '..');
 const PACKAGE_DIR = join(REPO, 'emulator');
@@ -172,6 +173,52 @@ function userLockfile(dependencies: Record<string, string>, tarballName: string,
   };
 }
 
+/** Inside the namespace: the installed bin on Azure's ports, its settings read, then the round trip with its CA. */
+const ROUND_TRIP_SHELL = `set -e
+cd "$PROJECT"
+node_modules/.bin/iothub-emulator --standard-ports --no-dashboard --data-dir "$DATA" --device dm-1 \\
+  --print-settings json > settings.json 2> emulator.log &
+EMULATOR=$!
+for i in $(seq 1 100); do [ -s settings.json ] && break; sleep 0.1; done
+CA=$(node -p "require('./settings.json').caPath")
+NODE_EXTRA_CA_CERTS="$CA" node round-trip.js settings.json || { cat emulator.log >&2; kill $EMULATOR; exit 1; }
+kill $EMULATOR
+wait $EMULATOR || true
+`;
+
+/** A user's script: a device on azure-iot-device answers, azure-iothub calls, both from their connection strings. */
+const ROUND_TRIP_SCRIPT = `
+const { readFileSync } = require('node:fs');
+const { Client: DeviceClient } = require('azure-iot-device');
+const { Mqtt } = require('azure-iot-device-mqtt');
+const { Client: ServiceClient } = require('azure-iothub');
+const settings = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+(async () => {
+  const device = DeviceClient.fromConnectionString(settings.deviceConnectionStrings['dm-1'], Mqtt);
+  await device.open();
+  device.onDeviceMethod('SetTelemetryInterval', (request, response) => {
+    void response.send(200, { echo: request.payload });
+  });
+  const serviceString = settings.sdkServiceConnectionStrings[0].connectionString;
+  const service = ServiceClient.fromConnectionString(serviceString);
+  const { result } = await service.invokeDeviceMethod('dm-1', {
+    methodName: 'SetTelemetryInterval',
+    payload: { interval: 5 },
+    responseTimeoutInSeconds: 10,
+  });
+  console.log('ROUND-TRIP ' + JSON.stringify({
+    serviceHostName: /HostName=([^;]+)/.exec(serviceString)[1],
+    status: result.status,
+    payload: result.payload,
+  }));
+  await device.close();
+  process.exit(0);
+})().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
+`;
+
 describe('the iothub-emulator package, installed from its tarball into a fresh project', () => {
   let work: string;
   let project: string;
@@ -290,6 +337,30 @@ describe('the iothub-emulator package, installed from its tarball into a fresh p
     }
     expect(() => statSync(join(dataDir, 'settings.json'))).toThrow(/ENOENT/);
   }, 120_000);
+
+  // The unmodified service SDK's REST client dials port 443 of HostName (azure-iot-http-base passes no port), so the
+  // direct-method round trip runs the installed bin with --standard-ports, as root in a network namespace.
+  (namespaceUnavailable() ? it.skip : it)(
+    'answers a direct method from the unmodified azure-iothub to the unmodified azure-iot-device (installed bin, --standard-ports, network namespace)',
+    async () => {
+      writeFileSync(join(project, 'round-trip.js'), ROUND_TRIP_SCRIPT);
+      writeFileSync(join(project, 'round-trip.sh'), ROUND_TRIP_SHELL);
+      const run = await inNetworkNamespace('exec sh "$1"', [join(project, 'round-trip.sh')], {
+        ...process.env,
+        PROJECT: project,
+        DATA: join(work, 'round-trip-data'),
+      });
+      const line = run.stdout.split('\n').find((text) => text.startsWith('ROUND-TRIP '));
+      if (!line)
+        throw new Error(`no result (exit ${String(run.code)}):\n${run.stdout}\n${run.stderr.slice(-3000)}`);
+      expect(JSON.parse(line.slice('ROUND-TRIP '.length))).toEqual({
+        serviceHostName: 'localhost',
+        status: 200,
+        payload: { echo: { interval: 5 } },
+      });
+    },
+    120_000,
+  );
 
   it('serves a plain node --test suite through the programmatic API (the package example)', () => {
     copyFileSync(join(EXAMPLES, 'node-test', 'telemetry.test.mjs'), join(project, 'telemetry.test.mjs'));
