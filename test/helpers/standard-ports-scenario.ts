@@ -5,7 +5,6 @@
  * network namespace of its own, with NODE_EXTRA_CA_CERTS set before node starts, and reads the JSON report it
  * prints as its last line. Each step records what happened (or its error); the test asserts.
  */
-import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { Client as DeviceClient, Message, type Twin } from 'azure-iot-device';
 import { Amqp, AmqpWs } from 'azure-iot-device-amqp';
 import { Mqtt, MqttWs } from 'azure-iot-device-mqtt';
@@ -17,12 +16,11 @@ import type * as EmulatorApi from 'iothub-emulator';
 
 export { METHOD_PAYLOADS } from './method-payloads';
 import { METHOD_PAYLOADS } from './method-payloads';
+import { outcome, readTelemetry, withTimeout, type Outcome } from './scenario-steps';
+
+export type { Outcome } from './scenario-steps';
 export const DEVICE_TRANSPORTS = ['MqttWs', 'AmqpWs', 'Mqtt', 'Amqp'] as const;
 export type DeviceTransportName = (typeof DEVICE_TRANSPORTS)[number];
-
-/** What happened in one step: its value, or the error's message. */
-export type Outcome<T> =
-  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
 export interface TransportReport {
   readonly transport: DeviceTransportName;
@@ -53,37 +51,11 @@ export interface ScenarioReport {
 const DEVICE_CTORS = { MqttWs, AmqpWs, Mqtt, Amqp } as const;
 const ROUND_TRIPS = 50;
 
-async function outcome<T>(step: () => Promise<T>): Promise<Outcome<T>> {
-  try {
-    return { ok: true, value: await step() };
-  } catch (error) {
-    return { ok: false, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
-  }
-}
-
 /** A connection string's keys and host name, without its secret. */
 function shapeOf(connectionString: string): { keys: string[]; hostName: string } {
   const pairs = connectionString.split(';').map((part) => part.split('=')[0] ?? '');
   const hostName = /(?:^|;)HostName=([^;]+)/.exec(connectionString)?.[1] ?? '';
   return { keys: pairs, hostName };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`${what}: no answer within ${ms} ms`));
-    }, ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }
 
 async function invoke(service: ServiceClient, deviceId: string, payload: unknown, connectTimeout = 0) {
@@ -207,44 +179,6 @@ async function runTransport(
   });
   await device.close();
   return report as unknown as TransportReport;
-}
-
-/** Reads the Event Hub-compatible endpoint until every id arrived; returns id -> the device id the hub stamped. */
-async function readTelemetry(
-  connectionString: string,
-  messageIds: readonly string[],
-): Promise<Record<string, string>> {
-  const client = new EventHubConsumerClient('$Default', connectionString);
-  const found: Record<string, string> = {};
-  let subscription: { close: () => Promise<void> } | undefined;
-  try {
-    await withTimeout(
-      new Promise<void>((resolve) => {
-        subscription = client.subscribe(
-          {
-            processEvents: (events) => {
-              for (const event of events) {
-                const id = String(event.messageId);
-                if (messageIds.includes(id)) {
-                  found[id] = String(event.systemProperties?.['iothub-connection-device-id']);
-                }
-              }
-              if (messageIds.every((id) => id in found)) resolve();
-              return Promise.resolve();
-            },
-            processError: () => Promise.resolve(),
-          },
-          { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
-        );
-      }),
-      20_000,
-      `telemetry (found ${Object.keys(found).length} of ${messageIds.length})`,
-    );
-  } finally {
-    await subscription?.close();
-    await client.close();
-  }
-  return found;
 }
 
 async function main(): Promise<void> {

@@ -5,7 +5,6 @@
  * in a network namespace of its own (bundled by esbuild), with NODE_EXTRA_CA_CERTS set before node starts; prints
  * a JSON report as its last line, which the test asserts.
  */
-import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs';
 import { Client as DeviceClient, Message, type Twin } from 'azure-iot-device';
 import { AmqpWs } from 'azure-iot-device-amqp';
 import { Http } from 'azure-iot-device-http';
@@ -16,29 +15,26 @@ import { Message as ServiceMessage } from 'azure-iothub/dist/common-core/message
 import type * as EmulatorApi from 'iothub-emulator';
 // Not from standard-ports-scenario: bundled together, its `require.main === module` would start its own run.
 import { METHOD_PAYLOADS } from './method-payloads';
+import { outcome, readTelemetry, withTimeout, type Outcome } from './scenario-steps';
 
 export const X509_TRANSPORTS = ['MqttWs', 'AmqpWs', 'Http'] as const;
 export type X509TransportName = (typeof X509_TRANSPORTS)[number];
 const CTORS = { MqttWs, AmqpWs, Http } as const;
 
-/** What happened in one step: its value, or the error's name and message. */
-export type Step<T> =
-  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
-
 export interface DeviceRun {
   readonly transport: X509TransportName;
   /** `x509`: a certificateAuthority device (CA-signed); `x509-thumbprint`: a selfSigned one; `sas`: keys. */
   readonly auth: Auth;
-  readonly open: Step<true>;
+  readonly open: Outcome<true>;
   /** Each payload case of a direct method and what came back (MQTT and AMQP only; Http does not offer methods). */
-  readonly methods: { readonly label: string; readonly sent: unknown; readonly result: Step<unknown> }[];
+  readonly methods: { readonly label: string; readonly sent: unknown; readonly result: Outcome<unknown> }[];
   /** The desired property the device was pushed, as it received it (not on Http). */
-  readonly desired: Step<unknown>;
-  readonly telemetryId: Step<string>;
-  readonly cloudToDevice: Step<{ readonly messageId: string; readonly body: string }>;
-  readonly reported: Step<unknown>;
+  readonly desired: Outcome<unknown>;
+  readonly telemetryId: Outcome<string>;
+  readonly cloudToDevice: Outcome<{ readonly messageId: string; readonly body: string }>;
+  readonly reported: Outcome<unknown>;
   /** A certificate of another device, refused. */
-  readonly wrongCertificate: Step<string>;
+  readonly wrongCertificate: Outcome<string>;
 }
 
 export type Auth = 'x509' | 'x509-thumbprint' | 'sas';
@@ -46,26 +42,12 @@ export type Auth = 'x509' | 'x509-thumbprint' | 'sas';
 export interface X509Report {
   readonly runs: DeviceRun[];
   /** Message id -> the device id the hub stamped on it, read back on the Event Hub-compatible endpoint. */
-  readonly telemetry: Step<Record<string, string>>;
+  readonly telemetry: Outcome<Record<string, string>>;
 }
 
-async function step<T>(action: () => Promise<T>, ms = 20_000): Promise<Step<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const value = await Promise.race([
-      action(),
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          reject(new Error(`no answer within ${ms} ms`));
-        }, ms);
-      }),
-    ]);
-    return { ok: true, value };
-  } catch (error) {
-    return { ok: false, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
-  } finally {
-    clearTimeout(timer);
-  }
+/** A step with a deadline, its outcome recorded. */
+function step<T>(action: () => Promise<T>, ms = 20_000): Promise<Outcome<T>> {
+  return outcome(() => withTimeout(action(), ms, 'step'));
 }
 
 function openDevice(
@@ -199,36 +181,6 @@ async function runDevice(
     }
   });
   return { transport, auth, open, methods, telemetryId, cloudToDevice, reported, desired, wrongCertificate };
-}
-
-async function readTelemetry(
-  connectionString: string,
-  ids: readonly string[],
-): Promise<Record<string, string>> {
-  const consumer = new EventHubConsumerClient('$Default', connectionString);
-  const found: Record<string, string> = {};
-  try {
-    await new Promise<void>((resolve) => {
-      const subscription = consumer.subscribe(
-        {
-          processEvents: (events) => {
-            for (const event of events) {
-              const id = String(event.messageId);
-              if (ids.includes(id))
-                found[id] = String(event.systemProperties?.['iothub-connection-device-id']);
-            }
-            if (ids.every((id) => id in found)) void subscription.close().then(resolve);
-            return Promise.resolve();
-          },
-          processError: () => Promise.resolve(),
-        },
-        { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
-      );
-    });
-  } finally {
-    await consumer.close();
-  }
-  return found;
 }
 
 async function main(): Promise<void> {
