@@ -3,7 +3,7 @@ import { hasRight } from '../policies';
 import type { ModuleRecord, ModuleRegistry } from '../modules/module-registry';
 import type { DeviceRecord, DeviceRegistry } from '../registry';
 import { parseSasToken, verifySasToken } from './sas';
-import { parseTokenScope, tokenGrants, type HubHost } from './token-scope';
+import { parseTokenScope, tokenGrants, type HubHost, type TokenScope } from './token-scope';
 
 /** What an authenticated device connection rests on: the device record checked and when its token expires. */
 export interface DeviceSession {
@@ -67,15 +67,9 @@ export function authenticateDevice(
   const deviceResource = ['devices', deviceId];
   let keys: string[];
   if (token.keyName !== undefined) {
-    const policy = context.policy(token.keyName);
-    if (!policy || !hasRight(policy, 'DeviceConnect')) {
-      return notAuthorized(`policy "${token.keyName}" does not grant DeviceConnect`);
-    }
-    // A policy token acts for every device its sr covers: the hub, all devices, or this one.
-    if (!tokenGrants(scope, context.names ?? context.hostName, deviceResource)) {
-      return notAuthorized('token resource (sr) does not cover this device');
-    }
-    keys = [policy.primaryKey, policy.secondaryKey];
+    const policyKeys = policyKeysFor(context, token.keyName, scope, deviceResource, 'device');
+    if (!Array.isArray(policyKeys)) return policyKeys;
+    keys = policyKeys;
   } else {
     // A device key signs for its own device only: sr must name exactly this hub and device.
     const exact =
@@ -119,14 +113,9 @@ export function authenticateModule(
   const moduleResource = ['devices', deviceId, 'modules', moduleId];
   let keys: string[];
   if (token.keyName !== undefined) {
-    const policy = context.policy(token.keyName);
-    if (!policy || !hasRight(policy, 'DeviceConnect')) {
-      return notAuthorized(`policy "${token.keyName}" does not grant DeviceConnect`);
-    }
-    if (!tokenGrants(scope, context.names ?? context.hostName, moduleResource)) {
-      return notAuthorized('token resource (sr) does not cover this module');
-    }
-    keys = [policy.primaryKey, policy.secondaryKey];
+    const policyKeys = policyKeysFor(context, token.keyName, scope, moduleResource, 'module');
+    if (!Array.isArray(policyKeys)) return policyKeys;
+    keys = policyKeys;
   } else {
     const exact =
       scope.segments.length === 4 && tokenGrants(scope, context.names ?? context.hostName, moduleResource);
@@ -137,4 +126,25 @@ export function authenticateModule(
   if (failure === 'expired') return notAuthorized('token expired');
   if (failure) return notAuthorized('signature does not match the module keys');
   return { ok: true, session: { device, module, expiry: token.expiry } };
+}
+
+/**
+ * The keys a policy token must be signed with to act for an identity, or the refusal: the policy grants
+ * DeviceConnect and its `sr` covers the identity (the hub, all devices, the device, or the module).
+ */
+function policyKeysFor(
+  context: DeviceAuthContext,
+  keyName: string,
+  scope: TokenScope,
+  resource: readonly string[],
+  identity: 'device' | 'module',
+): string[] | DeviceAuthResult {
+  const policy = context.policy(keyName);
+  if (!policy || !hasRight(policy, 'DeviceConnect')) {
+    return notAuthorized(`policy "${keyName}" does not grant DeviceConnect`);
+  }
+  if (!tokenGrants(scope, context.names ?? context.hostName, resource)) {
+    return notAuthorized(`token resource (sr) does not cover this ${identity}`);
+  }
+  return [policy.primaryKey, policy.secondaryKey];
 }
